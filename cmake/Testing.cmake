@@ -1,0 +1,20 @@
+# ctrsnap_add_test(NAME SOURCES a.cc b.cc LIBS lib... LABELS unit|mount|runtime|e2e)
+#
+# Labels select suites: `ctest -L unit` runs the tests that need no root,
+# mount or daemon (and are run again under ASan/UBSan in CI).
+function(ctrsnap_add_test name)
+  cmake_parse_arguments(T "" "TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
+  add_executable(${name} ${T_SOURCES})
+  set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+  target_link_libraries(${name} PRIVATE ${T_LIBS} GTest::gtest GTest::gtest_main GTest::gmock)
+  if(NOT T_LABELS)
+    set(T_LABELS unit)
+  endif()
+  if(NOT T_TIMEOUT)
+    set(T_TIMEOUT 300)
+  endif()
+  gtest_discover_tests(${name}
+    PROPERTIES LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT}
+               ENVIRONMENT "CTRSNAP_BIN_DIR=${CMAKE_BINARY_DIR}/bin;CTRSNAP_SOURCE_DIR=${CMAKE_SOURCE_DIR}"
+    DISCOVERY_TIMEOUT 60)
+endfunction()

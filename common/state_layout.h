@@ -1,0 +1,51 @@
+// Names of everything in a ctrsnap state directory, in one place.
+//
+// A state directory holds one container's filesystem state; every component
+// builds its paths through these functions (as LevelDB's TableFileName does),
+// never by hand:
+//
+//   STATE/
+//     fs.json               ctrsnap-fs metadata: lower dirs, generations (atomic replace)
+//     gen/N/upper/          generation N in overlayfs upper format (N = 1, 2, ...)
+//     gen/N/work/           overlayfs work dir paired with gen/N/upper
+//     journal/N.log         the write journal of generation N (append-only)
+//     control.sock          the daemon's root-only control socket
+//     daemon.log            the daemon's own log
+//     snapshots/            snapshot records written by `ctrsnap snapshot`
+//     container.json        set by ctrsnap-runtime: id, bundle, engine, base image
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace ctrsnap::layout {
+
+inline std::string FsMetaPath(const std::string& state) { return state + "/fs.json"; }
+inline std::string GenerationsDir(const std::string& state) { return state + "/gen"; }
+inline std::string GenerationDir(const std::string& state, uint64_t gen) {
+  return state + "/gen/" + std::to_string(gen);
+}
+inline std::string UpperDir(const std::string& state, uint64_t gen) {
+  return GenerationDir(state, gen) + "/upper";
+}
+inline std::string WorkDir(const std::string& state, uint64_t gen) {
+  return GenerationDir(state, gen) + "/work";
+}
+inline std::string JournalDir(const std::string& state) { return state + "/journal"; }
+inline std::string JournalPath(const std::string& state, uint64_t gen) {
+  return JournalDir(state) + "/" + std::to_string(gen) + ".log";
+}
+inline std::string ControlSocketPath(const std::string& state) { return state + "/control.sock"; }
+inline std::string DaemonLogPath(const std::string& state) { return state + "/daemon.log"; }
+inline std::string SnapshotsDir(const std::string& state) { return state + "/snapshots"; }
+inline std::string ContainerMetaPath(const std::string& state) {
+  return state + "/container.json";
+}
+
+// Default root of all containers' state; CTRSNAP_ROOT overrides it.
+inline constexpr const char kDefaultStateRoot[] = "/var/lib/ctrsnap";
+// Default configuration file; CTRSNAP_CONFIG overrides it.
+inline constexpr const char kDefaultConfigPath[] = "/etc/ctrsnap/config.json";
+inline constexpr const char kDefaultPolicyPath[] = "/etc/ctrsnap/policy.json";
+
+}  // namespace ctrsnap::layout
