@@ -1,0 +1,65 @@
+#include "common/control_client.h"
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include "common/file_util.h"
+#include "common/state_layout.h"
+#include "common/unique_fd.h"
+
+namespace ctrsnap {
+
+Result<nlohmann::json> ControlCall(const std::string& state_dir, nlohmann::json request,
+                                   int timeout_ms) {
+  const std::string path = layout::ControlSocketPath(state_dir);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof(addr.sun_path)) {
+    return Status::InvalidArgument("control socket path too long: " + path);
+  }
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) return Status::FromErrno(errno, "socket");
+  timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    Status st = Status::FromErrno(errno, "connect", path);
+    return st.WithContext("is ctrsnap-fs running on " + state_dir + "?");
+  }
+  request["v"] = kControlProtocolVersion;
+  std::string line = request.dump() + "\n";
+  RETURN_IF_ERROR(WriteAll(fd.get(), line).WithContext("control " + path));
+
+  std::string reply;
+  char buf[4096];
+  while (reply.find('\n') == std::string::npos) {
+    ssize_t n = ::read(fd.get(), buf, sizeof(buf));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::FromErrno(errno == EAGAIN ? ETIMEDOUT : errno, "read reply", path);
+    }
+    if (n == 0) return Status::Corrupt("control " + path + ": connection closed without reply");
+    reply.append(buf, static_cast<size_t>(n));
+    if (reply.size() > kControlMaxMessage) {
+      return Status::Corrupt("control " + path + ": reply over 64 KiB");
+    }
+  }
+  reply.resize(reply.find('\n'));
+  nlohmann::json j = nlohmann::json::parse(reply, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) {
+    return Status::Corrupt("control " + path + ": malformed reply");
+  }
+  if (!j.value("ok", false)) {
+    return Status(Code::kIo, "ctrsnap-fs: " + j.value("error", std::string("unknown error")));
+  }
+  return j;
+}
+
+}  // namespace ctrsnap

@@ -1,0 +1,32 @@
+// Client side of ctrsnap-fs's control protocol.
+//
+// Protocol (version 1): a unix stream socket at STATE/control.sock, mode 0600,
+// owned by root; the server checks SO_PEERCRED (uid 0 only). Each request is
+// one JSON object on one line; each reply is one JSON object on one line.
+//   request:  {"v":1,"op":"status"|"seal"|"flush"|"compact", ...op fields}
+//     seal:    {"label":"..."} (optional)
+//     compact: {"through": N} (optional: compact exported generations <= N)
+//   reply:    {"v":1,"ok":true, ...result} or {"v":1,"ok":false,"error":"..."}
+//     status:  {"live":N,"generations":[{id,label,sealed,bytes,files}],"journal":{...}}
+//     seal:    {"sealed":N,"live":N+1,"blocked_us":T}
+// Unknown ops, malformed JSON and oversized lines (> 64 KiB) get an error reply.
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "common/status.h"
+
+namespace ctrsnap {
+
+inline constexpr int kControlProtocolVersion = 1;
+inline constexpr size_t kControlMaxMessage = 64 * 1024;
+
+// Sends REQUEST (the "v" field is added) to the daemon serving STATE_DIR and
+// returns its reply. An {"ok":false} reply becomes an error Status carrying
+// the daemon's message. TIMEOUT_MS bounds connect, send and receive.
+Result<nlohmann::json> ControlCall(const std::string& state_dir, nlohmann::json request,
+                                   int timeout_ms = 30000);
+
+}  // namespace ctrsnap
