@@ -9,6 +9,8 @@
 //     gen/N/upper/          generation N in overlayfs upper format (N = 1, 2, ...)
 //     gen/N/work/           overlayfs work dir paired with gen/N/upper
 //     journal/N.log         the write journal of generation N (append-only)
+//     lock                  flock(LOCK_EX) held by the daemon for its whole life, and by
+//                           offline tools (snapshot of an exited container, gc)
 //     control.sock          the daemon's root-only control socket
 //     daemon.log            the daemon's own log
 //     snapshots/            snapshot records written by `ctrsnap snapshot`
@@ -35,6 +37,7 @@ inline std::string JournalDir(const std::string& state) { return state + "/journ
 inline std::string JournalPath(const std::string& state, uint64_t gen) {
   return JournalDir(state) + "/" + std::to_string(gen) + ".log";
 }
+inline std::string LockPath(const std::string& state) { return state + "/lock"; }
 inline std::string ControlSocketPath(const std::string& state) { return state + "/control.sock"; }
 inline std::string DaemonLogPath(const std::string& state) { return state + "/daemon.log"; }
 inline std::string SnapshotsDir(const std::string& state) { return state + "/snapshots"; }
