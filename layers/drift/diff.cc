@@ -227,7 +227,7 @@ std::string FormatJson(const std::vector<Change>& changes, const Inventory& a, c
   j["a"] = a.source;
   j["b"] = b.source;
   nlohmann::json arr = nlohmann::json::array();
-  nlohmann::json counts = nlohmann::json::object();
+  std::map<std::string, std::map<std::string, size_t>> counts;
   for (const auto& c : changes) {
     std::string kind(ChangeKindName(c.kind));
     nlohmann::json e = {{"ecosystem", c.ecosystem}, {"kind", kind}, {"name", c.name}};
@@ -241,10 +241,10 @@ std::string FormatJson(const std::vector<Change>& changes, const Inventory& a, c
     }
     if (!c.detail.empty()) e["detail"] = c.detail;
     arr.push_back(std::move(e));
-    counts[c.ecosystem][kind] = counts[c.ecosystem].value(kind, 0) + 1;
+    ++counts[c.ecosystem][kind];
   }
   j["changes"] = std::move(arr);
-  j["counts"] = std::move(counts);
+  j["counts"] = counts;
   j["notes"] = {{"a", a.notes}, {"b", b.notes}};
   j["failed"] = failed;
   return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
