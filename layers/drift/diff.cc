@@ -168,7 +168,9 @@ static std::string DisplayName(const Change& c) {
 }
 
 static std::string Versions(const Change& c) {
-  if (c.secret && c.ecosystem == kEcoConfig) return "changed (value hidden)";
+  if (c.secret && c.ecosystem == kEcoConfig) {
+    return c.kind == ChangeKind::kChanged ? "changed (value hidden)" : "(value hidden)";
+  }
   switch (c.kind) {
     case ChangeKind::kAdded: return c.new_version;
     case ChangeKind::kRemoved: return c.old_version;

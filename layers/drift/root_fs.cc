@@ -49,11 +49,29 @@ Result<std::string> ReadPrefix(int fd, size_t max_bytes) {
   return out;
 }
 
+// Reopens the file behind the O_PATH descriptor PATH_FD for reading, only
+// if it is a regular file: opening a FIFO would block and opening a device
+// of an untrusted tree could have side effects. /proc/self/fd reopens the
+// very inode already resolved, so there is no window for a swap.
+static Result<UniqueFd> ReopenRegular(UniqueFd path_fd, std::string_view shown) {
+  struct stat st;
+  if (::fstat(path_fd.get(), &st) != 0) return Status::FromErrno(errno, "stat", shown);
+  if (!S_ISREG(st.st_mode)) return Status::InvalidArgument(std::string(shown) + ": not a regular file");
+  std::string proc = "/proc/self/fd/" + std::to_string(path_fd.get());
+  UniqueFd fd(::open(proc.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+  if (!fd) return Status::FromErrno(errno, "reopen", shown);
+  return fd;
+}
+
+Result<UniqueFd> OpenRegularInRoot(int rootfd, std::string_view path) {
+  ASSIGN_OR_RETURN(UniqueFd p, OpenInRoot(rootfd, path, O_PATH));
+  return ReopenRegular(std::move(p), path);
+}
+
 Result<std::string> ReadFileInRoot(int rootfd, std::string_view path, size_t max_bytes) {
-  ASSIGN_OR_RETURN(UniqueFd fd, OpenInRoot(rootfd, path, O_RDONLY));
+  ASSIGN_OR_RETURN(UniqueFd fd, OpenRegularInRoot(rootfd, path));
   struct stat st;
   if (::fstat(fd.get(), &st) != 0) return Status::FromErrno(errno, "stat", path);
-  if (!S_ISREG(st.st_mode)) return Status::InvalidArgument(std::string(path) + ": not a regular file");
   if (static_cast<size_t>(st.st_size) > max_bytes) {
     return Status::InvalidArgument(std::string(path) + ": larger than " +
                                    std::to_string(max_bytes) + " bytes");
@@ -105,9 +123,9 @@ Result<UniqueFd> OpenSubdir(int dirfd, std::string_view name) {
 
 Result<UniqueFd> OpenFileNoFollow(int dirfd, std::string_view name) {
   std::string n(name);
-  UniqueFd fd(::openat(dirfd, n.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
-  if (!fd) return Status::FromErrno(errno, "open", n);
-  return fd;
+  UniqueFd p(::openat(dirfd, n.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  if (!p) return Status::FromErrno(errno, "open", n);
+  return ReopenRegular(std::move(p), n);
 }
 
 Result<std::string> Sha256OfFd(int fd) {

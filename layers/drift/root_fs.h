@@ -23,7 +23,10 @@ namespace ctrsnap::drift {
 // PATH may be absolute ("/var/lib/dpkg/status"): it is taken relative to ROOTFD.
 Result<UniqueFd> OpenInRoot(int rootfd, std::string_view path, int flags);
 
-// Reads a whole file below ROOTFD; files larger than MAX_BYTES are an error
+// Opens PATH below ROOTFD for reading if it is a regular file (never a FIFO
+// or a device).
+Result<UniqueFd> OpenRegularInRoot(int rootfd, std::string_view path);
+// Reads a whole regular file below ROOTFD; files larger than MAX_BYTES are an error
 // (kInvalidArgument), so a hostile database cannot exhaust memory.
 Result<std::string> ReadFileInRoot(int rootfd, std::string_view path,
                                    size_t max_bytes = 256u << 20);
@@ -36,7 +39,8 @@ Status ForEachEntry(int dirfd, const std::function<void(std::string_view, unsign
 
 // Opens NAME below DIRFD as a directory without following a symlink.
 Result<UniqueFd> OpenSubdir(int dirfd, std::string_view name);
-// Opens NAME below DIRFD read-only without following a symlink.
+// Opens the regular file NAME below DIRFD read-only without following a
+// symlink; FIFOs, devices and sockets are refused without being opened.
 Result<UniqueFd> OpenFileNoFollow(int dirfd, std::string_view name);
 
 // "sha256:<hex>" of the content of FD, streamed.

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <arpa/inet.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 
@@ -101,6 +102,21 @@ TEST(RootFsTest, SymlinksNeverReachTheHost) {
     EXPECT_EQ(Count(inv, kEcoPython), 0u) << target;
     EXPECT_EQ(Count(inv, kEcoEtc), 0u) << target;
   }
+}
+
+TEST(RootFsTest, FifosAreNeverOpened) {
+  TempRoot root;
+  root.Mkdir("var/lib/dpkg");
+  ASSERT_EQ(::mkfifo(root.Abs("var/lib/dpkg/status").c_str(), 0644), 0);
+  root.Mkdir("usr/lib/python3/dist-packages/x-1.0.dist-info");
+  ASSERT_EQ(::mkfifo(root.Abs("usr/lib/python3/dist-packages/x-1.0.dist-info/METADATA").c_str(), 0644), 0);
+  root.Mkdir("etc");
+  ASSERT_EQ(::mkfifo(root.Abs("etc/pipe").c_str(), 0644), 0);
+  Inventory inv = Scan(root);  // would block forever on open(O_RDONLY) of a FIFO
+  EXPECT_EQ(Count(inv, kEcoDeb), 0u);
+  ASSERT_EQ(inv.notes.size(), 1u);
+  EXPECT_NE(inv.notes[0].find("not a regular file"), std::string::npos);
+  EXPECT_EQ(Find(inv, kEcoPython, "x")->version, "1.0");  // from the folder name
 }
 
 TEST(PythonScannerTest, DistInfoEggInfoAndEnvironments) {
