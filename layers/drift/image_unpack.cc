@@ -39,6 +39,13 @@ std::string CleanPath(std::string_view p) {
   return out;
 }
 
+// ARCHIVE_WARN is not an error here: e.g. a UTF-8 name that cannot be
+// converted to the C locale keeps its raw bytes, which is what we want.
+bool NextHeader(struct archive* a, struct archive_entry** e, int* rc) {
+  *rc = archive_read_next_header(a, e);
+  return *rc == ARCHIVE_OK || *rc == ARCHIVE_WARN;
+}
+
 Result<ReadPtr> OpenLayer(const std::string& path) {
   ReadPtr a(archive_read_new(), archive_read_free);
   archive_read_support_filter_all(a.get());
@@ -72,7 +79,7 @@ Status ApplyWhiteouts(const std::string& layer_path, int destfd, UnpackStats& st
   ASSIGN_OR_RETURN(ReadPtr a, OpenLayer(layer_path));
   struct archive_entry* e;
   int rc;
-  while ((rc = archive_read_next_header(a.get(), &e)) == ARCHIVE_OK) {
+  while (NextHeader(a.get(), &e, &rc)) {
     std::string path = CleanPath(archive_entry_pathname(e) ? archive_entry_pathname(e) : "");
     size_t slash = path.rfind('/');
     std::string dir = slash == std::string::npos ? "" : path.substr(0, slash);
@@ -111,7 +118,7 @@ Status ExtractLayer(const std::string& layer_path, const std::string& dest,
   archive_write_disk_set_standard_lookup(w.get());
   struct archive_entry* e;
   int rc;
-  while ((rc = archive_read_next_header(a.get(), &e)) == ARCHIVE_OK) {
+  while (NextHeader(a.get(), &e, &rc)) {
     if (++stats.entries > options.max_entries) {
       return Status::InvalidArgument("image has more than " + std::to_string(options.max_entries) +
                                      " entries");
@@ -204,6 +211,11 @@ Result<UnpackStats> UnpackImageLayers(const std::string& layout_dir,
   for (const auto& l : *layers) {
     ASSIGN_OR_RETURN(oci::Descriptor d, DescriptorFromJson(l));
     std::string path = BlobPath(layout_dir, d.digest);
+    // A layer is trusted only once its content matches its digest.
+    UniqueFd blob(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!blob) return Status::FromErrno(errno, "open layer", path);
+    ASSIGN_OR_RETURN(std::string actual, Sha256OfFd(blob.get()));
+    if (actual != d.digest) return Status::Corrupt("layer " + d.digest + ": digest mismatch");
     Status st = ApplyWhiteouts(path, destfd.get(), stats);
     if (st.ok()) st = ExtractLayer(path, root, options, stats);
     if (!st.ok()) return st.WithContext("unpack layer " + d.digest);

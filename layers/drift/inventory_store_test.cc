@@ -87,6 +87,22 @@ TEST(ImageUnpackTest, WhiteoutsOpaqueDirsAndEmptyPayloads) {
   EXPECT_EQ(Find(*inv, kEcoCuda, "libcudnn")->version, "8.9.7");
 }
 
+TEST(ImageUnpackTest, TamperedLayerIsRefused) {
+  TempRoot layout, dest;
+  WriteImage(layout.path(), {BaseLayer()}, {}, "v1");
+  auto img = ResolveImage(layout.path(), "v1");
+  ASSERT_TRUE(img.ok());
+  std::string digest = img->manifest_json["layers"][0]["digest"];
+  std::string blob = BlobPath(layout.path(), digest);
+  auto data = ReadFileToString(blob);
+  ASSERT_TRUE(data.ok());
+  (*data)[data->size() / 2] ^= 1;
+  ASSERT_TRUE(WriteFileAtomic(blob, *data).ok());
+  auto stats = UnpackImageLayers(layout.path(), img->manifest_json, dest.path());
+  ASSERT_FALSE(stats.ok());
+  EXPECT_EQ(stats.status().code(), Code::kCorrupt);
+}
+
 TEST(InventoryStoreTest, AttachAndLoadRoundTrip) {
   TempRoot layout, root;
   oci::Descriptor image = WriteImage(layout.path(), {BaseLayer()}, {{"Env", {"A=1"}}}, "snap1");
