@@ -1,5 +1,8 @@
 #include "layers/drift/inventory_store.h"
 
+#include "common/fs_meta.h"
+#include "common/state_layout.h"
+
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
@@ -224,6 +227,29 @@ TEST(DriftSourceTest, SpecForms) {
   EXPECT_EQ(s->kind, SourceKind::kContainer);
   EXPECT_FALSE(ParseSourceSpec("../c1", root.path()).ok());
   EXPECT_FALSE(ParseSourceSpec("nothing-here", root.path()).ok());
+}
+
+}  // namespace
+}  // namespace ctrsnap::drift
+
+namespace ctrsnap::drift {
+namespace {
+
+TEST(DriftSourceTest, ContainerLowerdirOrderAndEscaping) {
+  testing::TempRoot root;
+  std::string state = root.Abs("c:1");
+  FsMeta meta;
+  meta.lowerdirs = {"/images/a,b", "/images/base"};
+  meta.generations = {{1, "setup", true, 1, 2, ""}, {2, "", true, 3, 4, ""}, {3, "", false, 5, 0, ""}};
+  ASSERT_TRUE(MakeDirs(state).ok());
+  ASSERT_TRUE(meta.Save(state).ok());
+  for (int g : {1, 3}) ASSERT_TRUE(MakeDirs(layout::UpperDir(state, g)).ok());  // gen 2's is gone
+  auto opt = ContainerLowerdirOption(state);
+  ASSERT_TRUE(opt.ok()) << opt.status().ToString();
+  std::string esc = root.path() + "/c\\:1";
+  EXPECT_EQ(*opt, esc + "/gen/3/upper:" + esc + "/gen/1/upper:/images/a\\,b:/images/base");
+  ASSERT_TRUE(WriteFileAtomic(layout::FsMetaPath(state), "{\"version\":1}").ok());
+  EXPECT_FALSE(ContainerLowerdirOption(state).ok());
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -114,6 +115,10 @@ void ScanPythonSiteDir(int rootfd, const std::string& site_dir, Inventory& inv) 
     }
   });
   if (!st.ok()) inv.AddNote("python: " + site_dir + ": " + st.ToString());
+  // Deterministic order: of two records of one distribution (a broken
+  // uninstall), the same one wins every time.
+  std::sort(entries.begin(), entries.end(),
+            [](const Entry& x, const Entry& y) { return x.name < y.name; });
   std::string env = EnvironmentOf(site_dir);
   for (const auto& e : entries) {
     std::string name, version;

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cctype>
 #include <nlohmann/json.hpp>
 
@@ -27,6 +28,10 @@ Result<Inventory> ScanRoot(int rootfd, const ScanOptions& options) {
   if (walk.truncated) {
     inv.AddNote("walk: stopped after " + std::to_string(options.max_dirs) +
                 " directories; environments deeper in the tree may be missing");
+  }
+  // readdir order varies; duplicates (first wins in Normalize) must not.
+  for (auto* v : {&walk.site_dirs, &walk.conda_meta_dirs, &walk.node_modules_dirs, &walk.cuda_files}) {
+    std::sort(v->begin(), v->end());
   }
   for (const auto& d : walk.site_dirs) ScanPythonSiteDir(rootfd, d, inv);
   for (const auto& d : walk.conda_meta_dirs) ScanCondaMeta(rootfd, d, inv);
