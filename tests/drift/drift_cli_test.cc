@@ -116,6 +116,8 @@ TEST(DriftCliTest, TwoDirectoriesTableJsonAndFailOn) {
   EXPECT_EQ(nlohmann::json::parse(failed.out)["failed"], 1);
   EXPECT_EQ(Ctrsnap("drift " + a.path() + " " + b.path() + " --fail-on exploded").rc, 2);
   EXPECT_EQ(Ctrsnap("drift " + a.path() + " /nonexistent/dir").rc, 2);
+  EXPECT_EQ(Ctrsnap("drift " + a.path()).rc, 2);  // usage: B missing
+  EXPECT_EQ(Ctrsnap("drift --help").rc, 0);
   EXPECT_EQ(Ctrsnap("drift --no-etc --json " + a.path() + " " + b.path())
                 .out.find("/etc/app.conf"),
             std::string::npos);
