@@ -16,6 +16,7 @@ struct InstallArgs {
   std::string engine;
   std::string file;
   std::string runtime_path;
+  std::string root;
   bool make_default = false;
   bool restart = false;
   bool dry_run = false;
@@ -39,18 +40,19 @@ int Run(const InstallArgs& args, bool installing) {
     std::fprintf(stderr, "ctrsnap: %s\n", engine_kind.status().message().c_str());
     return 2;
   }
-  auto engine = install::MakeEngineConfig(*engine_kind);
+  auto engine = install::MakeEngineConfig(*engine_kind, args.root);
   const std::string name(install::EngineName(*engine_kind));
   install::InstallRequest req;
-  req.file = args.file.empty() ? engine->DefaultFile() : args.file;
+  req.file = args.file.empty() ? args.root + engine->DefaultFile() : args.file;
   req.make_default = args.make_default;
   req.runtime_path = args.runtime_path.empty() ? install::SelfDir() + "/ctrsnap-runtime"
                                                : args.runtime_path;
-  if (installing && !args.dry_run && ::access(req.runtime_path.c_str(), X_OK) != 0) {
+  const std::string runtime_on_disk = args.root + req.runtime_path;
+  if (installing && !args.dry_run && ::access(runtime_on_disk.c_str(), X_OK) != 0) {
     std::fprintf(stderr,
                  "ctrsnap: %s is not an executable file; install ctrsnap-runtime there or pass "
                  "--runtime-path\n",
-                 req.runtime_path.c_str());
+                 runtime_on_disk.c_str());
     return 1;
   }
   install::InstallOptions opt;
@@ -88,7 +90,7 @@ int Run(const InstallArgs& args, bool installing) {
                 name.c_str());
     return 0;
   }
-  if (!args.restart) {
+  if (!args.restart || !args.root.empty()) {
     std::printf("restart %s to apply it: systemctl restart %s\n", name.c_str(), unit.c_str());
     return 0;
   }
@@ -117,6 +119,9 @@ void AddOne(CLI::App& root, Context& ctx, bool installing) {
     cmd->add_option("--runtime-path", args->runtime_path,
                     "ctrsnap-runtime to register (default: beside this ctrsnap binary)");
   }
+  cmd->add_option("--root", args->root,
+                  "edit the configuration of a system mounted at this directory (a Kubernetes "
+                  "node's / at /host); paths written into it stay as that system sees them");
   cmd->add_flag("--restart", args->restart, "restart the engine's service with systemctl");
   cmd->add_flag("--dry-run", args->dry_run, "print the new files instead of writing them");
   cmd->callback([args, &ctx, installing] { ctx.exit_code = Run(*args, installing); });

@@ -76,7 +76,7 @@ Result<ApplyReport> ApplyPlan(const Plan& plan, const std::string& backup_stamp,
     if (prev.content == change.content) continue;
     struct stat st;
     if (prev.content && ::stat(change.path.c_str(), &st) == 0) prev.mode = st.st_mode & 07777;
-    if (prev.content) {
+    if (prev.content && change.backup) {
       auto backup = WriteBackup(change.path + ".ctrsnap-backup-" + backup_stamp, *prev.content,
                                 prev.mode);
       if (!backup.ok()) return rollback(backup.status());

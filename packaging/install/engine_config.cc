@@ -31,14 +31,16 @@ std::string_view EngineName(Engine engine) {
   return "docker";
 }
 
-std::unique_ptr<EngineConfig> MakeEngineConfig(Engine engine) {
+std::unique_ptr<EngineConfig> MakeEngineConfig(Engine engine, const std::string& root) {
+  std::unique_ptr<EngineConfig> config;
   switch (engine) {
-    case Engine::kDocker: return MakeDockerConfig();
-    case Engine::kContainerd: return MakeContainerdConfig();
-    case Engine::kPodman: return MakePodmanConfig();
-    case Engine::kCrio: return MakeCrioConfig();
+    case Engine::kDocker: config = MakeDockerConfig(); break;
+    case Engine::kContainerd: config = MakeContainerdConfig(); break;
+    case Engine::kPodman: config = MakePodmanConfig(); break;
+    case Engine::kCrio: config = MakeCrioConfig(); break;
   }
-  return MakeDockerConfig();
+  config->set_root(root);
+  return config;
 }
 
 Result<std::optional<std::string>> ReadOptionalFile(const std::string& path) {

@@ -37,6 +37,9 @@ struct InstallRequest {
 struct FileChange {
   std::string path;
   std::optional<std::string> content;
+  // False for files that are entirely ctrsnap's (a drop-in it generates, its
+  // state file): a backup of those in a drop-in directory could be imported.
+  bool backup = true;
 };
 
 struct Plan {
@@ -71,9 +74,19 @@ class EngineConfig {
     (void)file;
     return Status::Ok();
   }
+
+  // Files are those of a system mounted at root() (a Kubernetes node's / at
+  // /host): absolute paths found inside configuration files (containerd's
+  // imports) are looked up under it; paths written into them are not changed.
+  const std::string& root() const { return root_; }
+  void set_root(std::string root) { root_ = std::move(root); }
+
+ private:
+  std::string root_;
 };
 
-std::unique_ptr<EngineConfig> MakeEngineConfig(Engine engine);
+// ROOT: see EngineConfig::root(); empty for this system.
+std::unique_ptr<EngineConfig> MakeEngineConfig(Engine engine, const std::string& root = "");
 
 // Reads PATH; a missing file gives nullopt.
 Result<std::optional<std::string>> ReadOptionalFile(const std::string& path);

@@ -87,27 +87,35 @@ std::string SourceRuntime(const TomlDoc& doc, const Layout& l) {
 }
 
 // The drop-in path when the main config imports a glob that covers it.
-std::optional<std::string> DropInPath(const TomlDoc& doc, const std::string& main_file) {
+// PATTERN (from imports) as a path on this system: relative to the main
+// file's directory, absolute ones under ROOT.
+std::string ImportPattern(std::string pattern, const std::string& main_file,
+                          const std::string& root) {
+  if (!pattern.starts_with("/")) return DirName(main_file) + "/" + pattern;
+  return root.empty() ? pattern : root + pattern;
+}
+
+std::optional<std::string> DropInPath(const TomlDoc& doc, const std::string& main_file,
+                                      const std::string& root) {
   const toml::node* imports = doc.Find({"imports"});
   if (imports == nullptr || !imports->is_array()) return std::nullopt;
   for (const toml::node& n : *imports->as_array()) {
     if (!n.is_string()) continue;
-    std::string pattern = n.as_string()->get();
-    if (!pattern.starts_with("/")) pattern = DirName(main_file) + "/" + pattern;
+    std::string pattern = ImportPattern(n.as_string()->get(), main_file, root);
     std::string candidate = DirName(pattern) + "/" + kDropInName;
     if (::fnmatch(pattern.c_str(), candidate.c_str(), FNM_PATHNAME) == 0) return candidate;
   }
   return std::nullopt;
 }
 
-std::vector<std::string> Imports(const TomlDoc& doc, const std::string& main_file) {
+std::vector<std::string> Imports(const TomlDoc& doc, const std::string& main_file,
+                                 const std::string& root) {
   std::vector<std::string> files;
   const toml::node* imports = doc.Find({"imports"});
   if (imports == nullptr || !imports->is_array()) return files;
   for (const toml::node& n : *imports->as_array()) {
     if (!n.is_string()) continue;
-    std::string pattern = n.as_string()->get();
-    if (!pattern.starts_with("/")) pattern = DirName(main_file) + "/" + pattern;
+    std::string pattern = ImportPattern(n.as_string()->get(), main_file, root);
     glob_t g{};
     if (::glob(pattern.c_str(), 0, nullptr, &g) == 0) {
       for (size_t i = 0; i < g.gl_pathc; ++i) files.emplace_back(g.gl_pathv[i]);
@@ -146,10 +154,10 @@ class ContainerdConfig final : public EngineConfig {
     } else {
       plan.notes.push_back("copied the options of runtime \"" + source + "\"");
     }
-    if (auto dropin = DropInPath(doc, req.file)) {
+    if (auto dropin = DropInPath(doc, req.file, root())) {
       ASSIGN_OR_RETURN(std::string content, DropIn(doc, l, source, req));
       ASSIGN_OR_RETURN(auto existing, ReadOptionalFile(*dropin));
-      if (existing != content) plan.changes.push_back({*dropin, content});
+      if (existing != content) plan.changes.push_back({*dropin, content, false});
       plan.notes.push_back("drop-in " + *dropin + " (imported by " + req.file + ")");
       return plan;
     }
@@ -182,9 +190,9 @@ class ContainerdConfig final : public EngineConfig {
     ASSIGN_OR_RETURN(auto text, ReadOptionalFile(req.file));
     if (!text) return plan;
     ASSIGN_OR_RETURN(TomlDoc doc, TomlDoc::Parse(*text, req.file));
-    if (auto dropin = DropInPath(doc, req.file)) {
+    if (auto dropin = DropInPath(doc, req.file, root())) {
       ASSIGN_OR_RETURN(auto existing, ReadOptionalFile(*dropin));
-      if (existing) plan.changes.push_back({*dropin, std::nullopt});
+      if (existing) plan.changes.push_back({*dropin, std::nullopt, false});
     }
     bool changed = false;
     ASSIGN_OR_RETURN(std::string out, RemoveCtrsnapLines(*text, req.file, &changed));
@@ -217,7 +225,7 @@ class ContainerdConfig final : public EngineConfig {
       r.is_default = d.GetString(def).value_or("") == kRuntimeName;
     };
     consider(doc, file);
-    for (const std::string& import : Imports(doc, file)) {
+    for (const std::string& import : Imports(doc, file, root())) {
       ASSIGN_OR_RETURN(auto itext, ReadOptionalFile(import));
       if (!itext) continue;
       ASSIGN_OR_RETURN(TomlDoc idoc, TomlDoc::Parse(*itext, import));
@@ -227,7 +235,8 @@ class ContainerdConfig final : public EngineConfig {
   }
 
   Status ValidateWithEngine(const std::string& file) const override {
-    if (FindInPath("containerd").empty()) return Status::Ok();
+    // Under another root the imports name that system's paths: no dump here.
+    if (!root().empty() || FindInPath("containerd").empty()) return Status::Ok();
     ASSIGN_OR_RETURN(CommandResult r, RunCommand({"containerd", "--config", file, "config", "dump"}));
     if (r.exit_code != 0) {
       return Status::InvalidArgument("containerd --config " + file +

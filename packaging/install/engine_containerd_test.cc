@@ -123,6 +123,24 @@ TEST_F(ContainerdInstallTest, DropInWhenImportsCoverConfD) {
   EXPECT_EQ(dir_.Read("config.toml"), main);
 }
 
+TEST_F(ContainerdInstallTest, ImportsAreLookedUpUnderRoot) {
+  // A node's / mounted at dir_ (as the Kubernetes DaemonSet sees it at /host).
+  const std::string main =
+      "version = 2\nimports = [\"/etc/containerd/conf.d/*.toml\"]\n" + std::string(kWithRunc).substr(12);
+  dir_.Write("etc/containerd/config.toml", main);
+  auto engine = MakeEngineConfig(Engine::kContainerd, dir_.path());
+  InstallRequest req{dir_.Path("etc/containerd/config.toml"), "/usr/local/bin/ctrsnap-runtime",
+                     false};
+  auto r = Install(*engine, req, {});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  TomlDoc d = Parsed("etc/containerd/conf.d/99-ctrsnap.toml");
+  EXPECT_EQ(d.GetString(Key(kCtrsnap, {"options", "BinaryName"})),
+            "/usr/local/bin/ctrsnap-runtime");
+  EXPECT_EQ(dir_.Read("etc/containerd/config.toml"), main);
+  ASSERT_TRUE(Uninstall(*engine, req, {}).ok());
+  EXPECT_FALSE(dir_.Exists("etc/containerd/conf.d/99-ctrsnap.toml"));
+}
+
 TEST_F(ContainerdInstallTest, MalformedAndVersion1AreRefused) {
   const std::string bad = "version = 2\n[plugins\n";
   dir_.Write("config.toml", bad);

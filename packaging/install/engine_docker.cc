@@ -76,7 +76,7 @@ class DockerConfig final : public EngineConfig {
         ASSIGN_OR_RETURN(auto state, ReadOptionalFile(StatePath(req.file)));
         if (!state) {
           Json s = {{"previous_default_runtime", it != j.end() ? *it : Json(nullptr)}};
-          plan.changes.push_back({StatePath(req.file), s.dump(2) + "\n"});
+          plan.changes.push_back({StatePath(req.file), s.dump(2) + "\n", false});
         }
         updated["default-runtime"] = kRuntimeName;
       }
@@ -114,7 +114,7 @@ class DockerConfig final : public EngineConfig {
       }
     }
     if (updated != j) plan.changes.push_back({req.file, Dump(updated, *text)});
-    if (state) plan.changes.push_back({StatePath(req.file), std::nullopt});
+    if (state) plan.changes.push_back({StatePath(req.file), std::nullopt, false});
     return plan;
   }
 
