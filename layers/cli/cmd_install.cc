@@ -90,7 +90,11 @@ int Run(const InstallArgs& args, bool installing) {
                 name.c_str());
     return 0;
   }
-  if (!args.restart || !args.root.empty()) {
+  if (!args.root.empty()) {
+    std::printf("restart %s on the system at %s to apply it\n", name.c_str(), args.root.c_str());
+    return 0;
+  }
+  if (!args.restart) {
     std::printf("restart %s to apply it: systemctl restart %s\n", name.c_str(), unit.c_str());
     return 0;
   }
