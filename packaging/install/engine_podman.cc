@@ -3,82 +3,10 @@
 // /etc/containers/containers.conf.d/ (read after containers.conf since
 // containers-common 0.50 / podman 4.3); --file may name containers.conf
 // itself, whose other lines are kept as they are.
-#include "packaging/install/engine_config.h"
-#include "packaging/install/toml_edit.h"
+#include "packaging/install/engine_toml_keys.h"
 
 namespace ctrsnap::install {
 namespace {
-
-// A TOML editing engine: keys set with SetKey, removed with RemoveCtrsnapLines.
-struct KeySpec {
-  TomlPath table;
-  std::string key;
-};
-
-class TomlKeysConfig : public EngineConfig {
- public:
-  Result<Plan> PlanInstall(const InstallRequest& req) const override {
-    ASSIGN_OR_RETURN(auto text, ReadOptionalFile(req.file));
-    std::string out = text.value_or("");
-    ASSIGN_OR_RETURN(TomlDoc doc, TomlDoc::Parse(out, req.file));
-    bool changed = false;
-    ASSIGN_OR_RETURN(out, SetKey(out, req.file, RuntimeKey().table, RuntimeKey().key,
-                                 RuntimeValue(req.runtime_path), &changed));
-    for (const auto& [spec, value] : ExtraKeys()) {
-      ASSIGN_OR_RETURN(out, SetKey(out, req.file, spec.table, spec.key, value, &changed));
-    }
-    if (req.make_default) {
-      ASSIGN_OR_RETURN(out, SetKey(out, req.file, DefaultKey().table, DefaultKey().key,
-                                   QuoteToml(kRuntimeName), &changed));
-    }
-    Plan plan;
-    if (out != text.value_or("") || !text) plan.changes.push_back({req.file, out});
-    return plan;
-  }
-
-  Result<Plan> PlanUninstall(const InstallRequest& req) const override {
-    Plan plan;
-    ASSIGN_OR_RETURN(auto text, ReadOptionalFile(req.file));
-    if (!text) return plan;
-    bool changed = false;
-    ASSIGN_OR_RETURN(std::string out, RemoveCtrsnapLines(*text, req.file, &changed));
-    if (!changed) return plan;
-    // A drop-in that held nothing but ctrsnap's lines goes away.
-    if (out.find_first_not_of(" \t\r\n") == std::string::npos) {
-      plan.changes.push_back({req.file, std::nullopt});
-    } else {
-      plan.changes.push_back({req.file, out});
-    }
-    return plan;
-  }
-
-  Result<Registration> Inspect(const std::string& file) const override {
-    Registration r;
-    r.where = file;
-    ASSIGN_OR_RETURN(auto text, ReadOptionalFile(file));
-    if (!text) return r;
-    ASSIGN_OR_RETURN(TomlDoc doc, TomlDoc::Parse(*text, file));
-    TomlPath p = RuntimeKey().table;
-    p.push_back(RuntimeKey().key);
-    const toml::node* n = doc.Find(p);
-    r.installed = n != nullptr;
-    if (n != nullptr && n->is_string()) r.runtime_path = n->as_string()->get();
-    if (n != nullptr && n->is_array() && !n->as_array()->empty() &&
-        n->as_array()->get(0)->is_string()) {
-      r.runtime_path = n->as_array()->get(0)->as_string()->get();
-    }
-    TomlPath d = DefaultKey().table;
-    d.push_back(DefaultKey().key);
-    r.is_default = doc.GetString(d).value_or("") == kRuntimeName;
-    return r;
-  }
-
- protected:
-  virtual KeySpec RuntimeKey() const = 0;
-  virtual std::string RuntimeValue(const std::string& path) const = 0;
-  virtual std::vector<std::pair<KeySpec, std::string>> ExtraKeys() const { return {}; }
-  virtual KeySpec DefaultKey() const = 0;
-};
 
 class PodmanConfig final : public TomlKeysConfig {
  public:
@@ -96,29 +24,8 @@ class PodmanConfig final : public TomlKeysConfig {
   KeySpec DefaultKey() const override { return {{"engine"}, "runtime"}; }
 };
 
-// CRI-O: a drop-in in /etc/crio/crio.conf.d/ with
-// [crio.runtime.runtimes.ctrsnap] runtime_path/runtime_type, and with
-// --default [crio.runtime] default_runtime = "ctrsnap".
-class CrioConfig final : public TomlKeysConfig {
- public:
-  Engine engine() const override { return Engine::kCrio; }
-  std::string DefaultFile() const override { return "/etc/crio/crio.conf.d/99-ctrsnap.conf"; }
-  std::string Service() const override { return "crio"; }
-
- protected:
-  KeySpec RuntimeKey() const override {
-    return {{"crio", "runtime", "runtimes", kRuntimeName}, "runtime_path"};
-  }
-  std::string RuntimeValue(const std::string& path) const override { return QuoteToml(path); }
-  std::vector<std::pair<KeySpec, std::string>> ExtraKeys() const override {
-    return {{{{"crio", "runtime", "runtimes", kRuntimeName}, "runtime_type"}, "\"oci\""}};
-  }
-  KeySpec DefaultKey() const override { return {{"crio", "runtime"}, "default_runtime"}; }
-};
-
 }  // namespace
 
 std::unique_ptr<EngineConfig> MakePodmanConfig() { return std::make_unique<PodmanConfig>(); }
-std::unique_ptr<EngineConfig> MakeCrioConfig() { return std::make_unique<CrioConfig>(); }
 
 }  // namespace ctrsnap::install
