@@ -35,6 +35,21 @@ TEST_P(TomlEngineTest, MissingFileInstallAndUninstall) {
   EXPECT_FALSE(dir_.Exists("engine.conf"));  // a drop-in of only our lines goes away
 }
 
+TEST_P(TomlEngineTest, UnrelatedContentKeptAndRestored) {
+  const std::string original = "# site settings\n[unrelated]\n  key = 1 # why\n\n[other.table]\nlist = [\n  \"a\",\n]\n";
+  dir_.Write("engine.conf", original);
+  auto r = Do(true, true);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(dir_.Read("engine.conf").starts_with(original)) << dir_.Read("engine.conf");
+  EXPECT_EQ(r->report.backups.size(), 1u);
+  auto again = Do(true, true);
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(again->changed());
+  EXPECT_EQ(dir_.List("engine.conf.ctrsnap-backup-").size(), 1u);
+  ASSERT_TRUE(Do(false).ok());
+  EXPECT_EQ(dir_.Read("engine.conf"), original);
+}
+
 TEST_P(TomlEngineTest, MalformedIsRefused) {
   dir_.Write("engine.conf", "[engine\n");
   auto r = Do(true);

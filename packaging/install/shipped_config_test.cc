@@ -10,10 +10,12 @@
 namespace ctrsnap {
 namespace {
 
+// $CTRSNAP_SOURCE_DIR, else the source tree this test was built from
+// (gtest_discover_tests passes only the first of Testing.cmake's variables).
 std::string Shipped(const std::string& name) {
   const char* src = std::getenv("CTRSNAP_SOURCE_DIR");  // NOLINT(concurrency-mt-unsafe)
-  EXPECT_NE(src, nullptr) << "CTRSNAP_SOURCE_DIR is not set";
-  auto text = ReadFileToString(std::string(src != nullptr ? src : ".") + "/packaging/etc/" + name);
+  std::string dir = src != nullptr && *src != '\0' ? src : CTRSNAP_TEST_SOURCE_DIR;
+  auto text = ReadFileToString(dir + "/packaging/etc/" + name);
   EXPECT_TRUE(text.ok()) << text.status().ToString();
   return text.ok() ? *text : "";
 }

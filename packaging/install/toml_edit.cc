@@ -250,7 +250,8 @@ std::vector<std::pair<std::string, std::string>> ScalarEntries(const TomlDoc& do
     keys.emplace_back(value.source().begin.line, std::string(key.str()));
   }
   std::sort(keys.begin(), keys.end());  // document order
-  for (const auto& [line, key] : keys) {
+  for (const auto& entry : keys) {
+    const std::string& key = entry.second;  // a plain name: clang 14 cannot capture bindings
     if (!IsBareKey(key)) continue;
     toml::table one;
     n->as_table()->get(key)->visit([&](const auto& v) { one.insert(key, v); });
