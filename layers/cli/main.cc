@@ -10,6 +10,8 @@ namespace ctrsnap::cli {
 // One entry per subcommand, in the order --help lists them.
 static constexpr AddCommandFn kCommands[] = {
     AddDriftCommand,
+    AddInstallCommands,
+    AddDoctorCommand,
 };
 
 }  // namespace ctrsnap::cli
