@@ -1,5 +1,6 @@
 // ctrsnap drift A B: what software and configuration changed between two
 // snapshots, a snapshot and a live container, or any two root filesystems.
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -18,6 +19,7 @@ struct DriftArgs {
   bool json = false;
   bool no_etc = false;
   std::vector<std::string> fail_on;
+  std::vector<std::string> only;  // ecosystems to report; empty: all
 };
 
 constexpr int kExitFound = 1;
@@ -53,6 +55,11 @@ int RunDrift(const DriftArgs& args) {
     inv[k] = std::move(*r);
   }
   std::vector<drift::Change> changes = drift::Diff(inv[0], inv[1]);
+  if (!args.only.empty()) {
+    std::erase_if(changes, [&](const drift::Change& c) {
+      return std::find(args.only.begin(), args.only.end(), c.ecosystem) == args.only.end();
+    });
+  }
   auto failed = drift::Matching(changes, rules);
   std::string out = args.json ? drift::FormatJson(changes, inv[0], inv[1], failed.size())
                               : drift::FormatTable(changes, inv[0], inv[1]);
@@ -79,6 +86,10 @@ void AddDriftCommand(CLI::App& root, Context& ctx) {
   cmd->add_option("B", args->b, "the new side")->required();
   cmd->add_flag("--json", args->json, "print JSON instead of a table");
   cmd->add_flag("--no-etc", args->no_etc, "do not compare files under /etc");
+  cmd->add_option("--only", args->only,
+                  "report only these ecosystems: deb, apk, rpm, python, conda, npm, cuda, etc, "
+                  "config")
+      ->delimiter(',');
   cmd->add_option("--fail-on", args->fail_on,
                   "exit 1 when a change of these kinds exists: added, removed, upgraded, "
                   "downgraded, changed, any; optionally per ecosystem (python:downgraded)")

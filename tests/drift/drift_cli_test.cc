@@ -117,6 +117,11 @@ TEST(DriftCliTest, TwoDirectoriesTableJsonAndFailOn) {
   EXPECT_EQ(Ctrsnap("drift " + a.path() + " " + b.path() + " --fail-on exploded").rc, 2);
   EXPECT_EQ(Ctrsnap("drift " + a.path() + " /nonexistent/dir").rc, 2);
   EXPECT_EQ(Ctrsnap("drift " + a.path()).rc, 2);  // usage: B missing
+  CmdResult only = Ctrsnap("drift --only python --fail-on any " + a.path() + " " + b.path());
+  EXPECT_EQ(only.rc, 1);
+  EXPECT_EQ(only.out.find("curl"), std::string::npos) << only.out;
+  EXPECT_NE(only.out.find("torch"), std::string::npos) << only.out;
+  EXPECT_EQ(Ctrsnap("drift --only cuda --fail-on any " + a.path() + " " + b.path()).rc, 0);
   EXPECT_EQ(Ctrsnap("drift --help").rc, 0);
   EXPECT_EQ(Ctrsnap("drift --no-etc --json " + a.path() + " " + b.path())
                 .out.find("/etc/app.conf"),
