@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include "packaging/install/service.h"
 #include "packaging/install/test_files.h"
 
 namespace ctrsnap::install {
@@ -58,6 +59,22 @@ TEST(ApplyPlanTest, UnchangedFilesAreNotTouched) {
   EXPECT_TRUE(r->written.empty());
   EXPECT_TRUE(r->backups.empty());
   EXPECT_FALSE(validated);
+}
+
+}  // namespace
+}  // namespace ctrsnap::install
+
+namespace ctrsnap::install {
+namespace {
+
+TEST(RestartServiceTest, WithoutSystemdSaysSoAndWhatToRestart) {
+  testing::TempDir dir;
+  EXPECT_FALSE(SystemdRunning(dir.Path("no-systemd")));
+  Status st = RestartService("containerd", dir.Path("no-systemd"));
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.code(), Code::kUnsupported);
+  EXPECT_NE(st.message().find("systemd is not running"), std::string::npos);
+  EXPECT_NE(st.message().find("restart containerd yourself"), std::string::npos);
 }
 
 }  // namespace

@@ -26,7 +26,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 step() { echo "== $*"; }
 
 step "build two versions"
-CTRSNAP_DEB_VERSION=0.1.0~test1 CTRSNAP_LINTIAN=1 "$src/packaging/deb/build.sh" "$build" "$work/out" 2>&1 | grep -v 'root privileges' || true
+CTRSNAP_DEB_VERSION=0.1.0~test1 "$src/packaging/deb/build.sh" "$build" "$work/out" >/dev/null
 deb1=$work/out/ctrsnap_0.1.0~test1_amd64.deb
 [[ -f $deb1 ]] || fail "no $deb1"
 CTRSNAP_DEB_VERSION=0.1.0~test2 "$src/packaging/deb/build.sh" "$build" "$work/out" >/dev/null

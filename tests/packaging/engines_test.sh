@@ -36,6 +36,22 @@ wait_for() {  # wait_for SECONDS COMMAND...
   until "$@" >/dev/null 2>&1; do ((SECONDS < deadline)) || return 1; sleep 0.2; done
 }
 
+echo "== CLI exit status and refusals"
+set +e
+"$ctrsnap" install nosuchengine >/dev/null 2>&1; [[ $? -eq 2 ]] || fail "unknown engine: want exit 2"
+printf '{\n  "debug": true,\n' >"$run/bad.json"
+err=$("$ctrsnap" install docker --file "$run/bad.json" --runtime-path "$runtime" 2>&1); rc=$?
+set -e
+[[ $rc -eq 1 ]] || fail "malformed daemon.json: exit $rc"
+grep -q "$run/bad.json:3:" <<<"$err" || fail "malformed daemon.json not located: $err"
+[[ $(cat "$run/bad.json") == $'{\n  "debug": true,' ]] || fail "malformed daemon.json was written"
+[[ -z $(ls "$run" | grep ctrsnap-backup) ]] || fail "backup of a refused file"
+set +e
+"$ctrsnap" install docker --file "$run/x.json" --runtime-path /nonexistent/ctrsnap-runtime >/dev/null 2>&1; rc=$?
+set -e
+[[ $rc -eq 1 && ! -e $run/x.json ]] || fail "a missing runtime binary must be refused (exit $rc)"
+rm -f "$run/bad.json"
+
 echo "== containerd: drop-in through imports"
 mkdir -p "$run/conf.d"
 cat >"$run/config.toml" <<TOML
