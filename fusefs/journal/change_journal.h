@@ -119,19 +119,31 @@ class ChangeJournal {
     JournalEntry entry;
     std::chrono::steady_clock::time_point first;
   };
+  // An open journal file; shared so that the flusher can fdatasync it
+  // outside io_mu_ while Rotate moves on to the next file.
+  struct File {
+    UniqueFd fd;
+    uint64_t size = 0;  // bytes known to be good; a failed append is cut back to it
+  };
 
   ChangeJournal(std::string state_dir, JournalOptions options);
 
-  // REQUIRES: mu_ held. Stamps and appends E to queue_.
-  void EnqueueLocked(JournalEntry e, std::unique_lock<std::mutex>& lock);
-  // REQUIRES: mu_ held. Waits while the queue is full.
+  static Result<std::shared_ptr<File>> OpenFile(const std::string& path, uint64_t generation,
+                                                uint64_t* max_seq, uint64_t* torn_bytes);
+  // REQUIRES: mu_ held. True when no entry may be added without waiting.
+  bool FullLocked() const;
+  // REQUIRES: mu_ held. Waits (once) while the queue is full.
   void WaitForRoomLocked(std::unique_lock<std::mutex>& lock);
-  // REQUIRES: mu_ held. Emits pending writes older than MAX_AGE (all when 0).
-  void EmitPendingLocked(std::chrono::milliseconds max_age, std::unique_lock<std::mutex>& lock);
-  // REQUIRES: io_mu_ held. Takes the queue and appends it to the file.
+  // REQUIRES: mu_ held. Stamps E and appends it to queue_; never waits.
+  void EnqueueLocked(JournalEntry e);
+  // REQUIRES: mu_ held. Emits pending writes at least MAX_AGE old (all when 0).
+  void EmitPendingLocked(std::chrono::milliseconds max_age);
+  // REQUIRES: io_mu_ held, mu_ not held. Takes the queue (after emitting
+  // pending writes, all or the old ones) and appends it to file_.
   Status WriteQueuedLocked(bool emit_all_pending);
+  // REQUIRES: io_mu_ held.
+  Status AppendLocked(const std::vector<JournalEntry>& batch);
   void FlusherLoop();
-  std::string CommFor(int32_t pid);
 
   const std::string state_dir_;
   const JournalOptions options_;
@@ -140,8 +152,15 @@ class ChangeJournal {
   // Serializes file I/O (appends, rotation). Held while writing, not while
   // syncing in the flusher.
   mutable std::mutex io_mu_;
-  UniqueFd fd_;  // GUARDED_BY(io_mu_): the current generation's file
-  Status sticky_error_;  // GUARDED_BY(io_mu_)
+  std::shared_ptr<File> file_;            // GUARDED_BY(io_mu_)
+  std::vector<JournalEntry> spare_;       // GUARDED_BY(io_mu_): swapped with queue_
+  std::string encode_buf_;                // GUARDED_BY(io_mu_)
+  Status sticky_error_;                   // GUARDED_BY(io_mu_)
+  bool unsynced_ = false;                 // GUARDED_BY(io_mu_)
+  uint64_t records_written_ = 0;          // GUARDED_BY(io_mu_)
+  uint64_t bytes_written_ = 0;            // GUARDED_BY(io_mu_)
+  uint64_t torn_bytes_dropped_ = 0;       // GUARDED_BY(io_mu_)
+  std::string last_error_;                // GUARDED_BY(io_mu_)
 
   mutable std::mutex mu_;
   std::condition_variable room_cv_;     // queue has room again
@@ -152,10 +171,9 @@ class ChangeJournal {
   uint64_t next_seq_ = 1;              // GUARDED_BY(mu_)
   bool stop_ = false;                  // GUARDED_BY(mu_)
   bool flush_requested_ = false;       // GUARDED_BY(mu_)
-  JournalStats stats_;                 // GUARDED_BY(mu_) except the io fields below
-  uint64_t records_written_ = 0;       // GUARDED_BY(io_mu_)
-  uint64_t bytes_written_ = 0;         // GUARDED_BY(io_mu_)
-  std::string last_error_;             // GUARDED_BY(io_mu_)
+  uint64_t writes_coalesced_ = 0;      // GUARDED_BY(mu_)
+  uint64_t queue_high_water_ = 0;      // GUARDED_BY(mu_)
+  uint64_t blocked_records_ = 0;       // GUARDED_BY(mu_)
 
   std::thread flusher_;
 };

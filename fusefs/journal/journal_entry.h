@@ -90,6 +90,8 @@ struct JournalEntry {
 // Compact binary payload (little endian, strings length-prefixed); framing and
 // checksums are the file format's business (journal_format.h).
 std::string EncodeJournalEntry(const JournalEntry& e);
+// Same, appended to OUT (no temporary string).
+void AppendEncodedJournalEntry(const JournalEntry& e, std::string& out);
 Result<JournalEntry> DecodeJournalEntry(std::string_view payload);
 
 // {"seq":..,"time_ns":..,"gen":..,"op":"write","path":..,...}: only the fields
