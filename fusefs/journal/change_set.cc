@@ -239,6 +239,21 @@ Result<std::vector<Change>> ComputeChangeSet(const DiffInput& input) {
   return out;
 }
 
+Result<UpperUsage> MeasureUpper(const std::string& upper_dir) {
+  std::vector<UpperEntry> entries;
+  RETURN_IF_ERROR(WalkUpper(upper_dir, entries));
+  UpperUsage u;
+  for (const auto& e : entries) {
+    if (S_ISDIR(e.st.st_mode)) {
+      ++u.dirs;
+      continue;
+    }
+    ++u.files;
+    if (S_ISREG(e.st.st_mode)) u.bytes += static_cast<uint64_t>(e.st.st_size);
+  }
+  return u;
+}
+
 void AttributeWriters(std::vector<Change>& changes, const std::vector<JournalEntry>& entries) {
   std::unordered_map<std::string, size_t> index;
   for (size_t i = 0; i < changes.size(); ++i) index.emplace(changes[i].path, i);

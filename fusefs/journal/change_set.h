@@ -79,4 +79,13 @@ void AttributeWriters(std::vector<Change>& changes, const std::vector<JournalEnt
 // whiteouts and opaque directories. PATH is absolute ("/a/b").
 Result<bool> ExistsInLayers(const std::vector<std::string>& layers, const std::string& path);
 
+// Size of one upper dir: apparent bytes of its regular files, and its
+// entries other than directories (whiteouts included).
+struct UpperUsage {
+  uint64_t bytes = 0;
+  uint64_t files = 0;
+  uint64_t dirs = 0;
+};
+Result<UpperUsage> MeasureUpper(const std::string& upper_dir);
+
 }  // namespace ctrsnap
