@@ -165,12 +165,30 @@ void ChangeJournal::Record(JournalEntry e) {
   EnqueueLocked(std::move(e));
 }
 
+void ChangeJournal::OpenHandle(uint64_t fh, JournalEntry opener) {
+  if (options_.resolve_comm && opener.comm.empty() && opener.pid > 0) {
+    opener.comm = comms_.Lookup(opener.pid);
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  if (openers_.size() >= options_.max_queued_entries && !openers_.count(fh)) return;
+  openers_[fh] = Opener{opener.uid, opener.gid, opener.pid, std::move(opener.comm)};
+}
+
 void ChangeJournal::RecordWrite(uint64_t fh, JournalEntry w) {
   w.op = JournalOp::kWrite;
   w.count = 1;
   if (w.time_ns == 0) w.time_ns = RealtimeNs();
   const uint64_t end = w.offset + w.length;
   std::unique_lock<std::mutex> lock(mu_);
+  if (w.pid == 0) {
+    // Writeback of cached pages carries no caller: credit the opener.
+    if (auto it = openers_.find(fh); it != openers_.end()) {
+      w.uid = it->second.uid;
+      w.gid = it->second.gid;
+      w.pid = it->second.pid;
+      w.comm = it->second.comm;
+    }
+  }
   for (;;) {
     auto it = pending_.find(fh);
     if (it != pending_.end()) {
@@ -214,7 +232,11 @@ void ChangeJournal::FlushHandle(uint64_t fh) {
   EnqueueLocked(std::move(done));
 }
 
-void ChangeJournal::ReleaseHandle(uint64_t fh) { FlushHandle(fh); }
+void ChangeJournal::ReleaseHandle(uint64_t fh) {
+  FlushHandle(fh);
+  std::lock_guard<std::mutex> lock(mu_);
+  openers_.erase(fh);
+}
 
 void ChangeJournal::EmitPendingLocked(std::chrono::milliseconds max_age) {
   if (pending_.empty()) return;

@@ -109,9 +109,15 @@ class ChangeJournal {
   // FUSE fh, unique among open handles). W carries path, ino, offset, length
   // and the caller; op/count are set here. See "Write coalescing" above.
   void RecordWrite(uint64_t fh, JournalEntry w);
+  // Remembers the caller that opened FH (FUSE open/create: uid, gid, pid,
+  // comm of OPENER; comm is resolved now, while the process exists). Writes
+  // on FH that arrive without a caller (pid 0: the kernel writing back cached
+  // pages) are attributed to it. Forgotten at ReleaseHandle(). At most
+  // max_queued_entries handles are remembered; beyond, writes keep pid 0.
+  void OpenHandle(uint64_t fh, JournalEntry opener);
   // Emits FH's pending write, if any (FUSE flush).
   void FlushHandle(uint64_t fh);
-  // Emits FH's pending write and forgets FH (FUSE release).
+  // Emits FH's pending write and forgets FH and its opener (FUSE release).
   void ReleaseHandle(uint64_t fh);
 
   // Seal: see "Generations" above. Never blocks on disk I/O; errors of the
@@ -191,6 +197,13 @@ class ChangeJournal {
   std::condition_variable flusher_cv_;  // work for the flusher / stop
   std::vector<JournalEntry> queue_;     // GUARDED_BY(mu_)
   std::unordered_map<uint64_t, PendingWrite> pending_;  // GUARDED_BY(mu_), fh -> write
+  struct Opener {
+    uint32_t uid = 0;
+    uint32_t gid = 0;
+    int32_t pid = 0;
+    std::string comm;
+  };
+  std::unordered_map<uint64_t, Opener> openers_;        // GUARDED_BY(mu_), fh -> caller
   uint64_t generation_ = 0;            // GUARDED_BY(mu_)
   std::vector<uint64_t> rotations_;    // GUARDED_BY(mu_): Rotate()s not yet seen by the writer
   uint64_t next_seq_ = 1;              // GUARDED_BY(mu_)

@@ -139,6 +139,27 @@ TEST_F(ChangeJournalTest, CoalescesContiguousAndOverlappingWritesPerHandle) {
   EXPECT_EQ(j->stats().pending_writes, 0u);
 }
 
+TEST_F(ChangeJournalTest, WritebackWithoutCallerIsCreditedToTheOpener) {
+  auto j = OpenJournal(1, JournalOptions{.start_flusher = false});
+  ASSERT_TRUE(j);
+  j->OpenHandle(4, Op(JournalOp::kCreate, "/data.bin", 321));
+  JournalEntry wb = Write(0, 4096, /*pid=*/0);
+  wb.uid = 0;
+  wb.comm.clear();
+  j->RecordWrite(4, wb);  // the kernel's writeback: no caller
+  j->ReleaseHandle(4);
+  j->RecordWrite(4, wb);  // handle number reused after release: opener forgotten
+  j->ReleaseHandle(4);
+  ASSERT_TRUE(j->Flush().ok());
+  std::vector<JournalEntry> got = Read(1);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].pid, 321);
+  EXPECT_EQ(got[0].uid, 1000u);
+  EXPECT_EQ(got[0].comm, "test");
+  EXPECT_EQ(got[1].pid, 0);
+  EXPECT_EQ(got[1].comm, "");
+}
+
 TEST_F(ChangeJournalTest, BackwardContiguousWriteMerges) {
   auto j = OpenJournal(1, JournalOptions{.start_flusher = false});
   ASSERT_TRUE(j);
