@@ -6,8 +6,12 @@
 
 namespace ctrsnap::cli {
 
+void AddDiffCommand(CLI::App& root, Context& ctx);
 void AddDoctorCommand(CLI::App& root, Context& ctx);
 void AddDriftCommand(CLI::App& root, Context& ctx);
-void AddInstallCommands(CLI::App& root, Context& ctx);  // install, uninstall
+void AddInstallCommands(CLI::App& root, Context& ctx);
+void AddLogCommand(CLI::App& root, Context& ctx);
+void AddSealCommand(CLI::App& root, Context& ctx);
+void AddStatusCommand(CLI::App& root, Context& ctx);
 
 }  // namespace ctrsnap::cli
