@@ -26,6 +26,7 @@ Result<std::unique_ptr<FsCore>> FsCore::Create(std::unique_ptr<GenerationStack> 
   struct stat st;
   if (::fstat(root.get(), &st) != 0) return Errno("fstat overlay root");
   core->epoch_ = stack->live();
+  ASSIGN_OR_RETURN(core->live_upper_, stack->OpenUpper(core->epoch_));
   core->table_ = std::make_unique<NodeTable>(std::move(root), core->epoch_, st);
   core->table_->SetKey(core->table_->root(), core->epoch_, st);
   core->stack_ = std::move(stack);
@@ -93,7 +94,18 @@ Result<Entry> FsCore::LookupAt(Node* parent, int parent_fd, std::string_view nam
   struct stat st;
   if (::fstat(fd.get(), &st) != 0) return Errno("fstat", name);
   const uint64_t cur = epoch_.load();
-  Node* node = table_->Attach(parent, name, cur, st, fd);
+  bool name_only = false;
+  if (!S_ISDIR(st.st_mode) && st.st_nlink > 1 && live_upper_) {
+    // A hard-linked file that is not (yet) in the live upper is a lower file:
+    // the overlay gives each of its names its own inode (see NodeTable).
+    std::string rel = table_->Path(parent);
+    if (rel != "?" && rel.find("?") == std::string::npos) {
+      rel = rel == "/" ? std::string(name) : rel.substr(1) + "/" + n;
+      struct stat ust;
+      name_only = ::fstatat(live_upper_.get(), rel.c_str(), &ust, AT_SYMLINK_NOFOLLOW) != 0;
+    }
+  }
+  Node* node = table_->Attach(parent, name, cur, st, fd, name_only);
   if (fd) {
     std::lock_guard<std::mutex> l(node->mu);
     if (node->epoch != cur) {
@@ -144,7 +156,11 @@ Result<struct stat> FsCore::SetAttr(const Caller& c, uint64_t node, const struct
     int r = hfd ? ::fchmod(hfd->get(), attr.st_mode & 07777)
                 : ::chmod(proc.c_str(), attr.st_mode & 07777);
     if (r != 0) return Errno("chmod");
-    RecordNode(MutationOp::kChmod, n, c);
+    if (journaling()) {
+      Mutation m{.op = MutationOp::kChmod, .path = table_->Path(n), .ino = n->stable_ino,
+                 .mode = attr.st_mode & 07777, .caller = c};
+      Emit(m);
+    }
   }
   if (bits & (kSetUid | kSetGid)) {
     uid_t uid = (bits & kSetUid) ? attr.st_uid : static_cast<uid_t>(-1);
@@ -152,7 +168,12 @@ Result<struct stat> FsCore::SetAttr(const Caller& c, uint64_t node, const struct
     if (::fchownat(nfd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) {
       return Errno("chown");
     }
-    RecordNode(MutationOp::kChown, n, c);
+    if (journaling()) {
+      Mutation m{.op = MutationOp::kChown, .path = table_->Path(n), .ino = n->stable_ino,
+                 .owner_uid = static_cast<uint32_t>(uid), .owner_gid = static_cast<uint32_t>(gid),
+                 .caller = c};
+      Emit(m);
+    }
   }
   if (bits & kSetSize) {
     int r;
@@ -163,7 +184,7 @@ Result<struct stat> FsCore::SetAttr(const Caller& c, uint64_t node, const struct
       r = wfd ? ::ftruncate(wfd.get(), attr.st_size) : -1;
     }
     if (r != 0) return Errno("truncate");
-    RecordNode(MutationOp::kTruncate, n, c, static_cast<uint64_t>(attr.st_size), 0, fh);
+    RecordNode(MutationOp::kTruncate, n, c, 0, static_cast<uint64_t>(attr.st_size), fh);
   }
   if (bits & (kSetAtime | kSetMtime | kSetAtimeNow | kSetMtimeNow)) {
     struct timespec tv[2];
@@ -214,7 +235,12 @@ Status FsCore::SetXattr(const Caller& c, uint64_t node, const std::string& name,
   if (::setxattr(ProcFd(fd).c_str(), name.c_str(), value.data(), value.size(), flags) != 0) {
     return Errno("setxattr", name);
   }
-  RecordNode(MutationOp::kSetxattr, n, c);
+  if (journaling()) {
+    Mutation m{.op = MutationOp::kSetxattr, .path = table_->Path(n), .ino = n->stable_ino,
+               .length = value.size(), .flags = static_cast<uint32_t>(flags), .name = name,
+               .caller = c};
+    Emit(m);
+  }
   return Status::Ok();
 }
 
@@ -254,7 +280,11 @@ Status FsCore::RemoveXattr(const Caller& c, uint64_t node, const std::string& na
   if (n->type == S_IFLNK) return Status::FromErrno(EPERM, "removexattr on symlink");
   ASSIGN_OR_RETURN(int fd, NodeFd(n));
   if (::removexattr(ProcFd(fd).c_str(), name.c_str()) != 0) return Errno("removexattr", name);
-  RecordNode(MutationOp::kRemovexattr, n, c);
+  if (journaling()) {
+    Mutation m{.op = MutationOp::kRemovexattr, .path = table_->Path(n), .ino = n->stable_ino,
+               .name = name, .caller = c};
+    Emit(m);
+  }
   return Status::Ok();
 }
 
@@ -270,7 +300,6 @@ void FsCore::Record(MutationOp op, std::string path, uint64_t ino, const Caller&
   if (!sink_) return;
   Mutation m;
   m.op = op;
-  m.generation = epoch_.load();
   m.path = std::move(path);
   m.path2 = std::move(path2);
   m.ino = ino;
@@ -278,6 +307,12 @@ void FsCore::Record(MutationOp op, std::string path, uint64_t ino, const Caller&
   m.length = len;
   m.handle = fh;
   m.caller = c;
+  Emit(m);
+}
+
+void FsCore::Emit(Mutation& m) {
+  if (!sink_) return;
+  m.generation = epoch_.load();
   sink_->Record(m);
 }
 

@@ -141,7 +141,9 @@ class FsCore {
   Result<SealResult> Seal(const std::string& label);
   uint64_t live_generation() const { return epoch_.load(); }
   bool can_seal() const { return stack_->can_seal(); }
-  const GenerationStack& stack() const { return *stack_; }
+  // A copy of fs.json's content as of now. REQUIRES: can_seal().
+  FsMeta MetaSnapshot();
+  std::string state_dir() const { return stack_->state_dir(); }
   size_t node_count() { return table_->size(); }
   // Writes the live generation's data to disk (syncfs of the overlay).
   Status SyncLive();
@@ -166,6 +168,9 @@ class FsCore {
               uint64_t len = 0, uint64_t fh = 0, std::string path2 = {});
   void RecordNode(MutationOp op, Node* n, const Caller& c, uint64_t off = 0, uint64_t len = 0,
                   uint64_t fh = 0);
+  // Fills generation and sends M to the sink (no-op without a sink).
+  void Emit(Mutation& m);
+  bool journaling() const { return sink_ != nullptr; }
   Result<struct stat> StatNode(Node* n, int fd);
 
   std::unique_ptr<GenerationStack> stack_;
@@ -178,6 +183,7 @@ class FsCore {
   pthread_rwlock_t epoch_lock_;
   std::atomic<uint64_t> epoch_{0};
   UniqueFd epoch_root_;  // (epoch lock) root of the current overlay mount
+  UniqueFd live_upper_;  // (epoch lock) upper directory of the live generation
   std::mutex seal_mu_;   // one seal at a time; before epoch_lock_
 
   std::mutex handles_mu_;  // guards handles_; lock order: handles_mu_ > Handle::mu

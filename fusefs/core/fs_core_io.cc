@@ -105,12 +105,13 @@ Result<size_t> FsCore::Write(const Caller& c, uint64_t fh, off_t off,
 }
 
 Status FsCore::Flush(uint64_t fh) {
-  (void)fh;
+  if (sink_) sink_->OnHandleFlush(fh);
   return Status::Ok();
 }
 
 void FsCore::Release(uint64_t fh) {
   Handle* h = HandleOf(fh);
+  if (sink_ && !h->is_dir) sink_->OnHandleRelease(fh);
   {
     std::lock_guard<std::mutex> l(handles_mu_);
     auto [b, e] = handles_.equal_range(h->node);
@@ -139,8 +140,13 @@ Status FsCore::Fallocate(const Caller& c, uint64_t fh, int mode, off_t off, off_
   Handle* h = HandleOf(fh);
   ASSIGN_OR_RETURN(FdRef fd, HandleFd(h, /*for_write=*/true));
   if (::fallocate(fd->get(), mode, off, len) != 0) return Errno("fallocate");
-  RecordNode(MutationOp::kFallocate, h->node, c, static_cast<uint64_t>(off),
-             static_cast<uint64_t>(len), fh);
+  if (journaling()) {
+    Mutation m{.op = MutationOp::kFallocate, .path = table_->Path(h->node),
+               .ino = h->node->stable_ino, .offset = static_cast<uint64_t>(off),
+               .length = static_cast<uint64_t>(len), .handle = fh,
+               .flags = static_cast<uint32_t>(mode), .caller = c};
+    Emit(m);
+  }
   return Status::Ok();
 }
 
@@ -154,8 +160,13 @@ Result<size_t> FsCore::CopyFileRange(const Caller& c, uint64_t fh_in, off_t off_
   loff_t oi = off_in, oo = off_out;
   ssize_t n = ::copy_file_range(in->get(), &oi, out->get(), &oo, len, flags);
   if (n < 0) return Errno("copy_file_range");
-  RecordNode(MutationOp::kCopyFileRange, out_h->node, c, static_cast<uint64_t>(off_out),
-             static_cast<uint64_t>(n), fh_out);
+  if (journaling()) {
+    Mutation m{.op = MutationOp::kCopyFileRange, .path = table_->Path(out_h->node),
+               .path2 = table_->Path(HandleOf(fh_in)->node), .ino = out_h->node->stable_ino,
+               .offset = static_cast<uint64_t>(off_out), .length = static_cast<uint64_t>(n),
+               .handle = fh_out, .caller = c};
+    Emit(m);
+  }
   return static_cast<size_t>(n);
 }
 

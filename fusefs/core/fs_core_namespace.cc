@@ -58,7 +58,11 @@ Result<Entry> FsCore::Mknod(const Caller& c, uint64_t parent, std::string_view n
     if (::mknodat(pfd, s.c_str(), mode, rdev) != 0) return Errno("mknod", name);
   }
   ASSIGN_OR_RETURN(Entry e, LookupAt(p, pfd, name));
-  Record(MutationOp::kMknod, ChildPath(p, name), e.attr.st_ino, c);
+  if (journaling()) {
+    Mutation m{.op = MutationOp::kMknod, .path = ChildPath(p, name), .ino = e.attr.st_ino,
+               .mode = e.attr.st_mode, .rdev = static_cast<uint32_t>(rdev), .caller = c};
+    Emit(m);
+  }
   return e;
 }
 
@@ -74,7 +78,11 @@ Result<Entry> FsCore::Mkdir(const Caller& c, uint64_t parent, std::string_view n
     if (::mkdirat(pfd, s.c_str(), mode) != 0) return Errno("mkdir", name);
   }
   ASSIGN_OR_RETURN(Entry e, LookupAt(p, pfd, name));
-  Record(MutationOp::kMkdir, ChildPath(p, name), e.attr.st_ino, c);
+  if (journaling()) {
+    Mutation m{.op = MutationOp::kMkdir, .path = ChildPath(p, name), .ino = e.attr.st_ino,
+               .mode = e.attr.st_mode, .caller = c};
+    Emit(m);
+  }
   return e;
 }
 
@@ -91,7 +99,7 @@ Result<Entry> FsCore::Symlink(const Caller& c, uint64_t parent, std::string_view
     if (::symlinkat(t.c_str(), pfd, s.c_str()) != 0) return Errno("symlink", name);
   }
   ASSIGN_OR_RETURN(Entry e, LookupAt(p, pfd, name));
-  Record(MutationOp::kSymlink, ChildPath(p, name), e.attr.st_ino, c, 0, 0, 0, t);
+  if (journaling()) Record(MutationOp::kSymlink, ChildPath(p, name), e.attr.st_ino, c, 0, 0, 0, t);
   return e;
 }
 
@@ -111,9 +119,9 @@ Result<Entry> FsCore::Link(const Caller& c, uint64_t node, uint64_t newparent,
       return Errno("link", newname);
     }
   }
-  std::string src = table_->Path(n);
+  std::string src = journaling() ? table_->Path(n) : std::string();
   ASSIGN_OR_RETURN(Entry e, LookupAt(p, pfd, newname));
-  Record(MutationOp::kLink, src, e.attr.st_ino, c, 0, 0, 0, ChildPath(p, newname));
+  Record(MutationOp::kLink, ChildPath(p, newname), e.attr.st_ino, c, 0, 0, 0, src);
   return e;
 }
 
@@ -133,7 +141,7 @@ Status FsCore::Unlink(const Caller& c, uint64_t parent, std::string_view name) {
   if (sink_ && ::fstatat(pfd, s.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) ino = st.st_ino;
   if (::unlinkat(pfd, s.c_str(), 0) != 0) return Errno("unlink", name);
   table_->Unlinked(p, name);
-  Record(MutationOp::kUnlink, ChildPath(p, name), ino, c);
+  if (journaling()) Record(MutationOp::kUnlink, ChildPath(p, name), ino, c);
   return Status::Ok();
 }
 
@@ -144,7 +152,7 @@ Status FsCore::Rmdir(const Caller& c, uint64_t parent, std::string_view name) {
   std::string s(name);
   if (::unlinkat(pfd, s.c_str(), AT_REMOVEDIR) != 0) return Errno("rmdir", name);
   table_->Unlinked(p, name);
-  Record(MutationOp::kRmdir, ChildPath(p, name), 0, c);
+  if (journaling()) Record(MutationOp::kRmdir, ChildPath(p, name), 0, c);
   return Status::Ok();
 }
 
@@ -175,7 +183,11 @@ Status FsCore::Rename(const Caller& c, uint64_t parent, std::string_view name,
   } else {
     table_->Renamed(p, name, np, newname);
   }
-  if (sink_) Record(MutationOp::kRename, from, 0, c, 0, 0, 0, ChildPath(np, newname));
+  if (journaling()) {
+    Mutation m{.op = MutationOp::kRename, .path = from, .path2 = ChildPath(np, newname),
+               .flags = flags, .caller = c};
+    Emit(m);
+  }
   return Status::Ok();
 }
 
@@ -205,8 +217,11 @@ Result<std::pair<Entry, uint64_t>> FsCore::Create(const Caller& c, uint64_t pare
     std::lock_guard<std::mutex> hl(handles_mu_);
     handles_.emplace(h->node, h);
   }
-  Record(MutationOp::kCreate, ChildPath(p, name), e.attr.st_ino, c, 0, 0,
-         reinterpret_cast<uint64_t>(h));
+  if (journaling()) {
+    Mutation m{.op = MutationOp::kCreate, .path = ChildPath(p, name), .ino = e.attr.st_ino,
+               .handle = reinterpret_cast<uint64_t>(h), .mode = e.attr.st_mode, .caller = c};
+    Emit(m);
+  }
   return std::make_pair(e, reinterpret_cast<uint64_t>(h));
 }
 

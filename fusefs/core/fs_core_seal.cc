@@ -32,6 +32,11 @@ int SyncFs(int mount_fd) {
 
 }  // namespace
 
+FsMeta FsCore::MetaSnapshot() {
+  std::lock_guard<std::mutex> sl(seal_mu_);
+  return stack_->meta();
+}
+
 Status FsCore::SyncLive() {
   EpochReadLock l(&epoch_lock_);
   if (SyncFs(epoch_root_.get()) != 0) return Errno("syncfs");
@@ -68,11 +73,14 @@ Result<SealResult> FsCore::Seal(const std::string& label) {
   struct stat st;
   if (!root || ::fstat(root.get(), &st) != 0) return unlock_and_abort(Errno("open new root"));
   const uint64_t sealed = epoch_.load();
+  auto upper = stack_->OpenUpper(sealed + 1);
+  if (!upper.ok()) return unlock_and_abort(upper.status());
   Status commit = stack_->CommitSeal(label, UnixNs());
   if (!commit.ok()) return unlock_and_abort(commit);
   const uint64_t live = sealed + 1;
   epoch_.store(live);
   epoch_root_ = std::move(*mnt);
+  live_upper_ = std::move(*upper);
   Node* r = table_->root();
   {
     std::lock_guard<std::mutex> l(r->mu);

@@ -47,13 +47,23 @@ struct Caller {
 struct Mutation {
   MutationOp op = MutationOp::kWrite;
   uint64_t generation = 0;
-  std::string path;   // container path ("/etc/passwd")
-  std::string path2;  // rename: destination; link: the new name
+  // Paths as the journal defines them (fusefs/journal/journal_entry.h): link:
+  // path = new name, path2 = existing name; rename: path = from, path2 = to;
+  // copy_file_range: path = destination, path2 = source; truncate: length =
+  // new size.
+  std::string path = {};  // container path ("/etc/passwd")
+  std::string path2 = {};
   uint64_t ino = 0;   // FUSE-visible inode number
   uint64_t offset = 0;
   uint64_t length = 0;
   uint64_t handle = 0;  // open file the write came through (for coalescing), 0: none
-  Caller caller;
+  uint32_t mode = 0;    // create/mkdir/mknod/chmod
+  uint32_t rdev = 0;    // mknod
+  uint32_t flags = 0;   // rename, setxattr, fallocate flags
+  uint32_t owner_uid = UINT32_MAX;  // chown (UINT32_MAX: unchanged)
+  uint32_t owner_gid = UINT32_MAX;
+  std::string name = {};  // xattr name
+  Caller caller = {};
 };
 
 class MutationSink {
@@ -65,6 +75,9 @@ class MutationSink {
   virtual void OnSeal(uint64_t sealed, uint64_t live) = 0;
   // Persist everything recorded so far.
   virtual void Flush() = 0;
+  // The kernel flushed / released open file FH (ends write coalescing).
+  virtual void OnHandleFlush(uint64_t fh) = 0;
+  virtual void OnHandleRelease(uint64_t fh) = 0;
 };
 
 }  // namespace ctrsnap::fs

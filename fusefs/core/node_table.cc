@@ -75,30 +75,38 @@ void NodeTable::MaybeFree(Node* node) {
 }
 
 Node* NodeTable::Attach(Node* parent, std::string_view name, uint64_t epoch,
-                        const struct stat& st, UniqueFd& fd) {
+                        const struct stat& st, UniqueFd& fd, bool name_only) {
   std::lock_guard<std::mutex> l(mu_);
+  const mode_t type = st.st_mode & S_IFMT;
   Key key{epoch, st.st_dev, st.st_ino};
-  auto it = by_key_.find(key);
   Node* n = nullptr;
-  if (it != by_key_.end()) {
-    n = it->second;
-  } else {
+  if (!name_only) {
+    auto it = by_key_.find(key);
+    if (it != by_key_.end()) n = it->second;
+  }
+  if (!n) {
+    // The node last known under this name (from before a seal, or a
+    // name-only node): keeps its nodeid and st_ino. Its fd is replaced by the
+    // caller (FsCore) under n->mu when it belongs to an older epoch.
     auto nit = by_name_.find(NameKey(parent, name));
-    if (nit != by_name_.end() && nit->second->key_epoch < epoch &&
-        nit->second->type == (st.st_mode & S_IFMT)) {
-      n = nit->second;  // known before a seal: keep its nodeid and st_ino
-      // Its fd is replaced by the caller (FsCore) under n->mu.
-    } else {
-      n = new Node(st.st_ino, st.st_mode & S_IFMT);
-      n->fd = std::move(fd);
-      n->epoch = epoch;
-      ++count_;
-    }
-    by_key_.erase(Key{n->key_epoch, n->key_dev, n->key_ino});
+    if (nit != by_name_.end() && nit->second->type == type) n = nit->second;
+  }
+  if (!n) {
+    n = new Node(st.st_ino, type);
+    n->fd = std::move(fd);
+    n->epoch = epoch;
+    ++count_;
+  }
+  if (!name_only && !(n->key_epoch == epoch && n->key_dev == st.st_dev &&
+                      n->key_ino == st.st_ino)) {
+    auto old = by_key_.find(Key{n->key_epoch, n->key_dev, n->key_ino});
+    if (old != by_key_.end() && old->second == n) by_key_.erase(old);
     n->key_epoch = epoch;
     n->key_dev = st.st_dev;
     n->key_ino = st.st_ino;
     by_key_[key] = n;
+  } else if (name_only) {
+    n->key_epoch = epoch;
   }
   if (n->detached || n->parent == nullptr || n->name.empty()) {
     if (n != root_) SetName(n, parent, name);
@@ -138,7 +146,8 @@ void NodeTable::Unref(Node* node) {
 
 void NodeTable::SetKey(Node* node, uint64_t epoch, const struct stat& st) {
   std::lock_guard<std::mutex> l(mu_);
-  by_key_.erase(Key{node->key_epoch, node->key_dev, node->key_ino});
+  auto old = by_key_.find(Key{node->key_epoch, node->key_dev, node->key_ino});
+  if (old != by_key_.end() && old->second == node) by_key_.erase(old);
   node->key_epoch = epoch;
   node->key_dev = st.st_dev;
   node->key_ino = st.st_ino;

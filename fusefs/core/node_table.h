@@ -68,8 +68,12 @@ class NodeTable {
   // (opened as FD) in EPOCH: an existing node of that file (same key, or the
   // node last known under that name, re-attached to the new epoch) or a new
   // node. Takes one kernel lookup reference. FD is consumed when used.
+  // NAME_ONLY: the file is one name of a hard-linked file that exists only in
+  // a lower layer; the overlay (index=off) treats each such name as its own
+  // inode until copy-up breaks the link, so it gets a node per name and is not
+  // entered in by_key_.
   Node* Attach(Node* parent, std::string_view name, uint64_t epoch, const struct stat& st,
-               UniqueFd& fd);
+               UniqueFd& fd, bool name_only = false);
   // Kernel FORGET.
   void Forget(Node* node, uint64_t nlookup);
 
