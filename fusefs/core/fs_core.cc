@@ -76,6 +76,21 @@ Result<int> FsCore::NodeFd(Node* n) {
   return n->fd.get();
 }
 
+Result<int> FsCore::NodeFdOrOrphan(Node* n, bool for_write) {
+  auto r = NodeFd(n);
+  if (r.ok() || r.status().err() != ESTALE) return r;
+  // Unlinked before a seal and still open: its fd of the old epoch is the
+  // only way to it. Changing it is allowed only when no name in the old
+  // (sealed) tree leads to it any more.
+  std::lock_guard<std::mutex> l(n->mu);
+  struct stat st;
+  if (!n->fd || ::fstat(n->fd.get(), &st) != 0) return r;
+  if (for_write && st.st_nlink > 0) {
+    return Status(Code::kPermissionDenied, "change of a sealed generation's file refused", EIO);
+  }
+  return n->fd.get();
+}
+
 Result<struct stat> FsCore::StatNode(Node* n, int fd) {
   struct stat st;
   if (::fstat(fd, &st) != 0) return Errno("fstat");
@@ -136,7 +151,7 @@ Result<struct stat> FsCore::GetAttr(uint64_t node, uint64_t fh) {
   EpochReadLock l(&epoch_lock_);
   Node* n = NodeOf(node);
   (void)fh;
-  ASSIGN_OR_RETURN(int fd, NodeFd(n));
+  ASSIGN_OR_RETURN(int fd, NodeFdOrOrphan(n, /*for_write=*/false));
   return StatNode(n, fd);
 }
 
@@ -144,13 +159,17 @@ Result<struct stat> FsCore::SetAttr(const Caller& c, uint64_t node, const struct
                                     int bits, uint64_t fh) {
   EpochReadLock l(&epoch_lock_);
   Node* n = NodeOf(node);
-  ASSIGN_OR_RETURN(int nfd, NodeFd(n));
+  ASSIGN_OR_RETURN(int nfd, NodeFdOrOrphan(n, /*for_write=*/true));
   FdRef hfd;
-  if (fh != 0 && (bits & (kSetSize | kSetMode | kSetAtime | kSetMtime | kSetAtimeNow |
-                          kSetMtimeNow))) {
+  if (fh != 0) {
     ASSIGN_OR_RETURN(hfd, HandleFd(HandleOf(fh), /*for_write=*/(bits & kSetSize) != 0));
   }
   const bool is_link = n->type == S_IFLNK;
+  // Never chmod or truncate through a symlink (the magic link would reach
+  // the symlink's inode only, but its target must never be touched).
+  if (is_link && (bits & (kSetMode | kSetSize))) {
+    return Status::FromErrno(EOPNOTSUPP, "chmod/truncate of a symlink");
+  }
   const std::string proc = ProcFd(nfd);
   if (bits & kSetMode) {
     int r = hfd ? ::fchmod(hfd->get(), attr.st_mode & 07777)
@@ -165,7 +184,9 @@ Result<struct stat> FsCore::SetAttr(const Caller& c, uint64_t node, const struct
   if (bits & (kSetUid | kSetGid)) {
     uid_t uid = (bits & kSetUid) ? attr.st_uid : static_cast<uid_t>(-1);
     gid_t gid = (bits & kSetGid) ? attr.st_gid : static_cast<gid_t>(-1);
-    if (::fchownat(nfd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) {
+    int r = hfd ? ::fchown(hfd->get(), uid, gid)
+                : ::fchownat(nfd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
+    if (r != 0) {
       return Errno("chown");
     }
     if (journaling()) {

@@ -159,6 +159,8 @@ class FsCore {
 
   // REQUIRES: epoch lock held (shared or exclusive).
   Result<int> NodeFd(Node* n);
+  // NodeFd, or for a node unlinked before a seal its old-epoch fd (see .cc).
+  Result<int> NodeFdOrOrphan(Node* n, bool for_write);
   Result<FdRef> HandleFd(Handle* h, bool for_write);
   Result<Entry> LookupAt(Node* parent, int parent_fd, std::string_view name);
   Status ReopenHandlesOf(Node* n);

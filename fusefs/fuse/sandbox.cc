@@ -15,7 +15,8 @@ namespace {
 
 constexpr cap_value_t kKeep[] = {CAP_CHOWN,  CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH,
                                  CAP_FOWNER, CAP_FSETID,       CAP_MKNOD,
-                                 CAP_SETUID, CAP_SETGID,       CAP_SYS_ADMIN};
+                                 CAP_SETUID, CAP_SETGID,       CAP_SYS_ADMIN,
+                                 CAP_SETFCAP};
 
 bool Kept(cap_value_t c) {
   for (cap_value_t k : kKeep) {
@@ -48,7 +49,8 @@ constexpr const char* kAllowed[] = {
     "dup2", "dup3", "prctl", "getrandom", "sched_yield", "sched_getaffinity", "set_robust_list",
     "get_robust_list", "rseq", "sysinfo", "uname", "getcwd", "chdir", "fchdir", "access",
     "faccessat", "faccessat2", "prlimit64", "getrlimit", "tgkill", "tkill", "membarrier",
-    "mkdir", "unlink", "rmdir", "capget", "getpriority", "getresuid", "getresgid",
+    "mkdir", "unlink", "rmdir", "chmod", "chown", "lchown", "utime", "utimes", "futimesat",
+    "creat", "link", "symlink", "mknod", "capget", "getpriority", "getresuid", "getresgid",
     "set_tid_address", "mincore", "memfd_create"};
 
 }  // namespace

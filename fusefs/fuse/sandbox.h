@@ -12,7 +12,8 @@ namespace ctrsnap::fs {
 Status KeepCapsAcrossFsuid();
 
 // Drops every capability except CHOWN, DAC_OVERRIDE, DAC_READ_SEARCH, FOWNER,
-// FSETID, MKNOD, SETUID, SETGID (per-thread fsuid/fsgid) and SYS_ADMIN
+// FSETID, MKNOD, SETUID, SETGID (per-thread fsuid/fsgid), SETFCAP
+// (security.capability xattrs) and SYS_ADMIN
 // (mounting the next epoch at a seal; trusted.* xattrs), from the effective,
 // permitted, inheritable, ambient and bounding sets.
 Status DropCapabilities();
