@@ -45,12 +45,15 @@ Status FsCore::SyncLive() {
 
 // Order, and why:
 //  1. flush the FUSE mount's dirty pages (writeback cache, shared mmap) into
-//     the live generation, and syncfs the overlay, without blocking anyone;
-//  2. create gen/N+1 on disk;
-//  3. block operations (exclusive epoch lock), syncfs again (only what was
-//     written since step 1), mount epoch N+1, publish fs.json, switch the
-//     current epoch and root; unblock.
-// A failure before the fs.json publish leaves everything as it was.
+//     the live generation, syncfs the overlay, create gen/N+1 and publish
+//     fs.json (N sealed, N+1 live), all without blocking anyone. A crash after
+//     the publish and before step 2 just moves the seal point to the crash:
+//     the next start serves N+1, and N holds everything written until then.
+//  2. block operations (exclusive epoch lock), mount epoch N+1, rotate the
+//     journal, switch the current epoch and root; unblock. Only this is the
+//     time operations wait.
+//  3. syncfs the old epoch once more (what was written between 1 and 2).
+// A failure before the switch restores fs.json and removes gen/N+1.
 Result<SealResult> FsCore::Seal(const std::string& label) {
   std::lock_guard<std::mutex> sl(seal_mu_);
   if (!stack_->can_seal()) return Status::Unsupported("seal needs state= (plain upperdir mode)");
@@ -58,27 +61,33 @@ Result<SealResult> FsCore::Seal(const std::string& label) {
   if (pre_seal_flush_) pre_seal_flush_();
   if (SyncFs(epoch_root_.get()) != 0) return Errno("syncfs before seal");
   RETURN_IF_ERROR(stack_->PrepareSeal());
+  const uint64_t sealed = epoch_.load();
+  const uint64_t live = sealed + 1;
+  auto upper = stack_->OpenUpper(live);
+  if (!upper.ok()) {
+    stack_->AbortSeal();
+    return upper.status();
+  }
+  if (Status st = stack_->CommitSeal(label, UnixNs()); !st.ok()) {
+    stack_->AbortSeal();
+    return st;
+  }
 
   pthread_rwlock_wrlock(&epoch_lock_);
   const int64_t t1 = NowUs();
-  auto unlock_and_abort = [&](Status st) {
-    pthread_rwlock_unlock(&epoch_lock_);
-    stack_->AbortSeal();
-    return st;
-  };
-  if (SyncFs(epoch_root_.get()) != 0) return unlock_and_abort(Errno("syncfs in seal"));
-  auto mnt = stack_->MountNext();
-  if (!mnt.ok()) return unlock_and_abort(mnt.status());
-  UniqueFd root(::openat(mnt->get(), ".", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  auto mnt = stack_->MountLive();  // live() is N+1 since CommitSeal
+  UniqueFd root;
   struct stat st;
-  if (!root || ::fstat(root.get(), &st) != 0) return unlock_and_abort(Errno("open new root"));
-  const uint64_t sealed = epoch_.load();
-  auto upper = stack_->OpenUpper(sealed + 1);
-  if (!upper.ok()) return unlock_and_abort(upper.status());
-  Status commit = stack_->CommitSeal(label, UnixNs());
-  if (!commit.ok()) return unlock_and_abort(commit);
-  const uint64_t live = sealed + 1;
+  if (mnt.ok()) root.reset(::openat(mnt->get(), ".", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!mnt.ok() || !root || ::fstat(root.get(), &st) != 0) {
+    Status err = mnt.ok() ? Errno("open new root") : mnt.status();
+    pthread_rwlock_unlock(&epoch_lock_);
+    Status rb = stack_->RollbackSeal();
+    if (!rb.ok()) LogError("seal rollback: " + rb.ToString());
+    return err;
+  }
   epoch_.store(live);
+  UniqueFd old_root = std::move(epoch_root_);
   epoch_root_ = std::move(*mnt);
   live_upper_ = std::move(*upper);
   Node* r = table_->root();
@@ -92,6 +101,7 @@ Result<SealResult> FsCore::Seal(const std::string& label) {
   const int64_t t2 = NowUs();
   pthread_rwlock_unlock(&epoch_lock_);
 
+  if (SyncFs(old_root.get()) != 0) LogWarn("seal: syncfs of the sealed epoch failed");
   SealResult res;
   res.sealed = sealed;
   res.live = live;

@@ -82,7 +82,6 @@ Status GenerationStack::PrepareSeal() {
   return state_->PrepareNext();
 }
 
-Result<UniqueFd> GenerationStack::MountNext() { return Mount(live() + 1); }
 
 Status GenerationStack::CommitSeal(const std::string& label, int64_t now_unix_ns) {
   return state_->CommitSeal(label, now_unix_ns);
@@ -90,6 +89,13 @@ Status GenerationStack::CommitSeal(const std::string& label, int64_t now_unix_ns
 
 void GenerationStack::AbortSeal() {
   if (state_) state_->AbortNext();
+}
+
+Status GenerationStack::RollbackSeal() {
+  if (!state_) return Status::Ok();
+  RETURN_IF_ERROR(state_->UndoSeal());
+  state_->AbortNext();
+  return Status::Ok();
 }
 
 }  // namespace ctrsnap::fs

@@ -39,12 +39,13 @@ class GenerationStack {
   Result<UniqueFd> MountLive();
   // Seal, step 1 (no lock needed): creates gen/live+1.
   Status PrepareSeal();
-  // Seal, step 2: mounts epoch live+1 (gen live becomes the top lower).
-  Result<UniqueFd> MountNext();
-  // Seal, step 3: publishes fs.json; after this live() is the new generation.
+  // Seal, step 2: publishes fs.json; after this live() is the new
+  // generation, and MountLive() mounts it (the sealed one as top lower).
   Status CommitSeal(const std::string& label, int64_t now_unix_ns);
-  // Undo of step 1 when step 2 or 3 failed.
+  // Undo of step 1 (when step 2 failed).
   void AbortSeal();
+  // Undo of steps 2 and 1: restores fs.json and removes the new generation.
+  Status RollbackSeal();
   // An fd on the upper directory of generation GEN (for syncfs and sizes).
   Result<UniqueFd> OpenUpper(uint64_t gen) const;
 

@@ -122,6 +122,7 @@ Status StateDir::PrepareNext() {
 }
 
 void StateDir::AbortNext() {
+  // REQUIRES: live() is the generation before the aborted one.
   Status st = RemoveTree(layout::GenerationDir(dir_, live() + 1));
   if (!st.ok()) LogWarn("seal abort: " + st.ToString());
 }
@@ -138,7 +139,16 @@ Status StateDir::CommitSeal(const std::string& label, int64_t now_unix_ns) {
   next.generations.push_back(live);
   RETURN_IF_ERROR(next.Validate());
   RETURN_IF_ERROR(next.Save(dir_).WithContext("seal gen " + std::to_string(sealed.id)));
+  previous_ = std::move(meta_);
   meta_ = std::move(next);
+  return Status::Ok();
+}
+
+Status StateDir::UndoSeal() {
+  if (previous_.generations.empty()) return Status::Internal("no seal to undo");
+  RETURN_IF_ERROR(previous_.Save(dir_).WithContext("undo seal"));
+  meta_ = std::move(previous_);
+  previous_ = FsMeta();
   return Status::Ok();
 }
 

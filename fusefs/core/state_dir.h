@@ -43,6 +43,8 @@ class StateDir {
   // Marks the live generation sealed (with LABEL when not empty), appends a new
   // live generation and replaces fs.json. REQUIRES: PrepareNext() succeeded.
   Status CommitSeal(const std::string& label, int64_t now_unix_ns);
+  // Undoes the last CommitSeal (fs.json back to the previous state).
+  Status UndoSeal();
 
  private:
   StateDir(std::string dir, FsMeta meta, UniqueFd lock)
@@ -50,6 +52,7 @@ class StateDir {
 
   std::string dir_;
   FsMeta meta_;
+  FsMeta previous_;  // before the last CommitSeal
   UniqueFd lock_;
 };
 

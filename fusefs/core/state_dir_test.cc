@@ -99,3 +99,24 @@ TEST_F(StateDirTest, MissingListedGenerationIsCorrupt) {
 
 }  // namespace
 }  // namespace ctrsnap::fs
+
+namespace ctrsnap::fs {
+namespace {
+
+TEST_F(StateDirTest, UndoSealRestoresFsJson) {
+  auto s = StateDir::Open(dir_, {"/lower"}, 5);
+  ASSERT_TRUE(s.ok());
+  ASSERT_TRUE(s->PrepareNext().ok());
+  ASSERT_TRUE(s->CommitSeal("x", 7).ok());
+  ASSERT_TRUE(s->UndoSeal().ok());
+  s->AbortNext();
+  EXPECT_EQ(s->live(), 1u);
+  auto m = FsMeta::Load(dir_);
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(m->generations.size(), 1u);
+  EXPECT_FALSE(Exists(layout::GenerationDir(dir_, 2)));
+  EXPECT_FALSE(s->UndoSeal().ok());  // only once
+}
+
+}  // namespace
+}  // namespace ctrsnap::fs
