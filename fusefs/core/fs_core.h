@@ -68,7 +68,8 @@ struct DirEntry {
 struct SealResult {
   uint64_t sealed = 0;
   uint64_t live = 0;
-  int64_t blocked_us = 0;  // time operations were blocked
+  int64_t blocked_us = 0;  // time new operations were blocked (lock wait + switch)
+  int64_t switch_us = 0;   // of which the switch itself, under the exclusive lock
   int64_t total_us = 0;
 };
 

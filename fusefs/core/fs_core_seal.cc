@@ -49,10 +49,10 @@ Status FsCore::SyncLive() {
 //     fs.json (N sealed, N+1 live), all without blocking anyone. A crash after
 //     the publish and before step 2 just moves the seal point to the crash:
 //     the next start serves N+1, and N holds everything written until then.
-//  2. block operations (exclusive epoch lock), mount epoch N+1, rotate the
-//     journal, switch the current epoch and root; unblock. Only this is the
-//     time operations wait.
-//  3. syncfs the old epoch once more (what was written between 1 and 2).
+//  2. mount epoch N+1 (see below why before blocking), flush the journal;
+//  3. block operations (exclusive epoch lock), rotate the journal, switch the
+//     current epoch and root; unblock. Only this is the time operations wait.
+//  4. syncfs the old epoch once more (what was written between 1 and 3).
 // A failure before the switch restores fs.json and removes gen/N+1.
 Result<SealResult> FsCore::Seal(const std::string& label) {
   std::lock_guard<std::mutex> sl(seal_mu_);
@@ -73,19 +73,30 @@ Result<SealResult> FsCore::Seal(const std::string& label) {
     return st;
   }
 
-  pthread_rwlock_wrlock(&epoch_lock_);
-  const int64_t t1 = NowUs();
+  // Epoch N+1 is mounted before blocking anyone. Generation N still receives
+  // writes through epoch N until the switch, while it already is a lower of
+  // N+1: safe because nothing is looked up in N+1 before the switch, so N+1
+  // holds no cached view of N (its lower dentries come from the shared,
+  // coherent dcache of the underlying filesystem).
   auto mnt = stack_->MountLive();  // live() is N+1 since CommitSeal
   UniqueFd root;
   struct stat st;
   if (mnt.ok()) root.reset(::openat(mnt->get(), ".", O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!mnt.ok() || !root || ::fstat(root.get(), &st) != 0) {
     Status err = mnt.ok() ? Errno("open new root") : mnt.status();
-    pthread_rwlock_unlock(&epoch_lock_);
     Status rb = stack_->RollbackSeal();
     if (!rb.ok()) LogError("seal rollback: " + rb.ToString());
     return err;
   }
+  // Most of the journal reaches its file now, so that its rotation under the
+  // lock has little left to write and sync.
+  if (sink_) sink_->Flush();
+
+  // From here new operations wait (the lock prefers writers) until the
+  // in-flight ones are done and the switch is made: all of it is blocked time.
+  const int64_t t1 = NowUs();
+  pthread_rwlock_wrlock(&epoch_lock_);
+  const int64_t t_locked = NowUs();
   epoch_.store(live);
   UniqueFd old_root = std::move(epoch_root_);
   epoch_root_ = std::move(*mnt);
@@ -106,9 +117,11 @@ Result<SealResult> FsCore::Seal(const std::string& label) {
   res.sealed = sealed;
   res.live = live;
   res.blocked_us = t2 - t1;
+  res.switch_us = t2 - t_locked;
   res.total_us = NowUs() - t0;
   LogInfo("sealed generation " + std::to_string(sealed) + (label.empty() ? "" : " (" + label + ")") +
-          ", live " + std::to_string(live) + ", blocked " + std::to_string(res.blocked_us) + " us");
+          ", live " + std::to_string(live) + ", blocked " + std::to_string(res.blocked_us) + " us (switch " +
+          std::to_string(res.switch_us) + " us)");
   return res;
 }
 

@@ -64,6 +64,7 @@ Result<nlohmann::json> FsControlHandler::Seal(const std::string& label) {
   return nlohmann::json{{"sealed", r->sealed},
                         {"live", r->live},
                         {"blocked_us", r->blocked_us},
+                        {"switch_us", r->switch_us},
                         {"total_us", r->total_us}};
 }
 
