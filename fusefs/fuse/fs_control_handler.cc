@@ -1,31 +1,9 @@
 #include "fusefs/fuse/fs_control_handler.h"
 
-#include <ftw.h>
-
 #include "common/state_layout.h"
+#include "fusefs/journal/change_set.h"
 
 namespace ctrsnap::fs {
-
-TreeUsage MeasureTree(const std::string& dir) {
-  // nftw has no user pointer; a thread_local accumulator keeps it re-entrant
-  // across threads.
-  static thread_local TreeUsage* acc = nullptr;
-  TreeUsage u;
-  acc = &u;
-  ::nftw(
-      dir.c_str(),
-      [](const char*, const struct stat* st, int type, struct FTW* ftw) -> int {
-        if (ftw->level == 0) return 0;
-        if (type == FTW_F || type == FTW_SL || type == FTW_D || type == FTW_DP) {
-          acc->files++;
-          acc->bytes += static_cast<uint64_t>(st->st_blocks) * 512;
-        }
-        return 0;
-      },
-      64, FTW_PHYS | FTW_MOUNT);
-  acc = nullptr;
-  return u;
-}
 
 Result<nlohmann::json> FsControlHandler::GetStatus() {
   nlohmann::json out;
@@ -35,9 +13,16 @@ Result<nlohmann::json> FsControlHandler::GetStatus() {
   if (core_->can_seal()) {
     FsMeta meta = core_->MetaSnapshot();
     for (const auto& g : meta.generations) {
-      TreeUsage u = MeasureTree(layout::UpperDir(core_->state_dir(), g.id));
-      nlohmann::json e = {{"id", g.id},       {"label", g.label}, {"sealed", g.sealed},
-                          {"bytes", u.bytes}, {"files", u.files}, {"created_unix_ns", g.created_unix_ns},
+      // Same measure as the offline `ctrsnap status` (apparent bytes, non-dirs).
+      auto u = MeasureUpper(layout::UpperDir(core_->state_dir(), g.id));
+      UpperUsage usage = u.ok() ? *u : UpperUsage{};
+      nlohmann::json e = {{"id", g.id},
+                          {"label", g.label},
+                          {"sealed", g.sealed},
+                          {"bytes", usage.bytes},
+                          {"files", usage.files},
+                          {"dirs", usage.dirs},
+                          {"created_unix_ns", g.created_unix_ns},
                           {"sealed_unix_ns", g.sealed_unix_ns}};
       if (!g.exported_in.empty()) e["exported_in"] = g.exported_in;
       gens.push_back(std::move(e));

@@ -23,11 +23,4 @@ class FsControlHandler : public ControlHandler {
   ChangeJournal* journal_;
 };
 
-// Bytes and entries under DIR (no symlinks followed, one filesystem).
-struct TreeUsage {
-  uint64_t bytes = 0;
-  uint64_t files = 0;
-};
-TreeUsage MeasureTree(const std::string& dir);
-
 }  // namespace ctrsnap::fs

@@ -45,7 +45,9 @@ void Init(void* userdata, fuse_conn_info* conn) {
   };
   if (ctx->options.writeback_cache) want(FUSE_CAP_WRITEBACK_CACHE);
   want(FUSE_CAP_SPLICE_WRITE);
-  want(FUSE_CAP_SPLICE_READ);
+  // No FUSE_CAP_SPLICE_READ: reading small requests through a pipe costs more
+  // system calls than it saves (stat ran at half the rate with it).
+  conn->want &= ~FUSE_CAP_SPLICE_READ;
   want(FUSE_CAP_READDIRPLUS);
   want(FUSE_CAP_READDIRPLUS_AUTO);
   want(FUSE_CAP_PARALLEL_DIROPS);
