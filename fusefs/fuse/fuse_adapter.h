@@ -2,7 +2,9 @@
 // its request, calls FsCore, and sends one reply. No filesystem logic here.
 #pragma once
 
-#define FUSE_USE_VERSION 34
+// 3.12: fuse_session_loop_mt takes the fuse_loop_cfg_* config (with 34 it reads
+// that config as the old struct, and every worker exits after one request).
+#define FUSE_USE_VERSION 312
 #include <fuse_lowlevel.h>
 
 namespace ctrsnap::fs {
