@@ -102,9 +102,18 @@ TEST_F(RuntimeTest, RunForegroundWritesLandInGenerations) {
 
 TEST_F(RuntimeTest, LifecycleThroughWrapperAndDetachedDaemon) {
   std::string b = Bundle("b", {"sh", "-c", "echo started > /started; exec sleep 1000"});
-  // The container's stdio is create's (runc passes it on), so it goes to a
-  // file; the daemon must hold none of it (checked on its fds below).
+  // A pipe the caller holds (containerd's shim waits for such pipes to
+  // close): inherited by the wrapper, it must not reach the daemon. The
+  // container's stdio is create's (runc passes it on), so that goes to a file.
+  int caller_pipe[2];
+  ASSERT_EQ(::pipe(caller_pipe), 0);
+  std::string pipe_name = Sh("readlink /proc/" + std::to_string(::getpid()) + "/fd/" +
+                             std::to_string(caller_pipe[1])).out;
+  ASSERT_EQ(pipe_name.rfind("pipe:", 0), 0u) << pipe_name;
+  pipe_name.pop_back();  // newline
   CmdResult c = W("create -b " + b + " c-life >" + tmp_ + "/create.out 2>&1 </dev/null", 60);
+  ::close(caller_pipe[0]);
+  ::close(caller_pipe[1]);
   ASSERT_EQ(c.rc, 0) << c.out;
   EXPECT_EQ(Status("c-life"), "created");
   EXPECT_TRUE(shim::IsFuseType(MountTypeAt(b + "/rootfs"))) << MountTypeAt(b + "/rootfs");
@@ -116,7 +125,7 @@ TEST_F(RuntimeTest, LifecycleThroughWrapperAndDetachedDaemon) {
   std::string cgroups((std::istreambuf_iterator<char>(cg)), std::istreambuf_iterator<char>());
   EXPECT_NE(cgroups.find(":/ctrsnap\n"), std::string::npos) << cgroups;
   CmdResult fds = Sh("ls -l /proc/" + std::to_string(*pid) + "/fd");
-  EXPECT_EQ(fds.out.find("pipe:"), std::string::npos) << fds.out;
+  EXPECT_EQ(fds.out.find(pipe_name), std::string::npos) << pipe_name << " inherited:\n" << fds.out;
   CmdResult in = Sh("readlink /proc/" + std::to_string(*pid) + "/fd/0 /proc/" +
                     std::to_string(*pid) + "/fd/1");
   EXPECT_EQ(in.out, "/dev/null\n/dev/null\n");
