@@ -280,3 +280,31 @@ TEST_F(RuntimeTest, PassThroughCommandsNeedNoContainer) {
 
 }  // namespace
 }  // namespace ctrsnap::testing
+
+namespace ctrsnap::testing {
+namespace {
+
+TEST_F(RuntimeTest, GcPrunesExitedNeverRunning) {
+  std::string b1 = Bundle("b1", {"sh", "-c", "echo x > /x"});
+  ASSERT_EQ(W("run -b " + b1 + " c-gc-exited").rc, 0);
+  std::string b2 = Bundle("b2", {"sleep", "1000"});
+  ASSERT_EQ(W("create -b " + b2 + " c-gc-live").rc, 0);
+  CmdResult dry = Sh(BinDir() + "/ctrsnap gc --keep 0 --max-bytes 0 --dry-run --json");
+  ASSERT_EQ(dry.rc, 0) << dry.out;
+  auto rows = nlohmann::json::parse(dry.out, nullptr, false);
+  ASSERT_TRUE(rows.is_array()) << dry.out;
+  for (const auto& r : rows) {
+    EXPECT_EQ(r["action"], r["id"] == "c-gc-exited" ? "would-prune" : "keep") << r.dump();
+  }
+  struct stat st{};
+  ASSERT_EQ(::stat(State("c-gc-exited").c_str(), &st), 0) << "dry run removed something";
+  CmdResult gc = Sh(BinDir() + "/ctrsnap gc --keep 0 --max-bytes 0");
+  ASSERT_EQ(gc.rc, 0) << gc.out;
+  EXPECT_NE(::stat(State("c-gc-exited").c_str(), &st), 0) << gc.out;
+  EXPECT_EQ(::stat(State("c-gc-live").c_str(), &st), 0) << "pruned a running container's state";
+  EXPECT_TRUE(shim::StateLocked(State("c-gc-live")));
+  ASSERT_EQ(W("delete --force c-gc-live").rc, 0);
+}
+
+}  // namespace
+}  // namespace ctrsnap::testing
