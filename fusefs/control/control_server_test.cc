@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstring>
 #include <random>
 #include <stdexcept>
@@ -101,9 +102,12 @@ class ControlServerTest : public ::testing::Test {
     }
     return line;
   }
+  // The server closed the connection: EOF, or a reset when it closed with
+  // bytes of ours still unread.
   static bool AtEof(int fd) {
     char c;
-    return ::read(fd, &c, 1) == 0;
+    ssize_t n = ::read(fd, &c, 1);
+    return n == 0 || (n < 0 && errno == ECONNRESET);
   }
   static json ParseReply(const std::string& line) {
     json j = json::parse(line, nullptr, false);

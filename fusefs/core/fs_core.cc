@@ -98,6 +98,27 @@ Result<struct stat> FsCore::StatNode(Node* n, int fd) {
   return st;
 }
 
+bool FsCore::InLiveUpper(Node* parent, const std::string& name) {
+  std::string path = table_->Path(parent);
+  if (path.empty() || path[0] != '/') return true;  // detached: unknown, merge by identity
+  // Component by component: the path may be longer than PATH_MAX.
+  UniqueFd dir;
+  int at = live_upper_.get();
+  size_t pos = 1;
+  while (pos < path.size()) {
+    size_t next = path.find('/', pos);
+    if (next == std::string::npos) next = path.size();
+    std::string comp = path.substr(pos, next - pos);
+    UniqueFd sub(::openat(at, comp.c_str(), O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC));
+    if (!sub) return false;
+    dir = std::move(sub);
+    at = dir.get();
+    pos = next + 1;
+  }
+  struct stat st;
+  return ::fstatat(at, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
 Result<Entry> FsCore::LookupAt(Node* parent, int parent_fd, std::string_view name) {
   if (name.size() > NAME_MAX) return Status::FromErrno(ENAMETOOLONG, "lookup");
   if (name == "." || name == ".." || name.find('/') != std::string_view::npos) {
@@ -109,17 +130,10 @@ Result<Entry> FsCore::LookupAt(Node* parent, int parent_fd, std::string_view nam
   struct stat st;
   if (::fstat(fd.get(), &st) != 0) return Errno("fstat", name);
   const uint64_t cur = epoch_.load();
-  bool name_only = false;
-  if (!S_ISDIR(st.st_mode) && st.st_nlink > 1 && live_upper_) {
-    // A hard-linked file that is not (yet) in the live upper is a lower file:
-    // the overlay gives each of its names its own inode (see NodeTable).
-    std::string rel = table_->Path(parent);
-    if (rel != "?" && rel.find("?") == std::string::npos) {
-      rel = rel == "/" ? std::string(name) : rel.substr(1) + "/" + n;
-      struct stat ust;
-      name_only = ::fstatat(live_upper_.get(), rel.c_str(), &ust, AT_SYMLINK_NOFOLLOW) != 0;
-    }
-  }
+  // A hard-linked file that is not (yet) in the live upper is a lower file:
+  // the overlay gives each of its names its own inode (see NodeTable).
+  const bool name_only =
+      !S_ISDIR(st.st_mode) && st.st_nlink > 1 && live_upper_ && !InLiveUpper(parent, n);
   Node* node = table_->Attach(parent, name, cur, st, fd, name_only);
   if (fd) {
     std::lock_guard<std::mutex> l(node->mu);

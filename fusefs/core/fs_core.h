@@ -163,6 +163,8 @@ class FsCore {
   Result<int> NodeFdOrOrphan(Node* n, bool for_write);
   Result<FdRef> HandleFd(Handle* h, bool for_write);
   Result<Entry> LookupAt(Node* parent, int parent_fd, std::string_view name);
+  // Whether PARENT/NAME exists in the live generation's upper directory.
+  bool InLiveUpper(Node* parent, const std::string& name);
   Status ReopenHandlesOf(Node* n);
   Result<Node*> ChildNode(Node* parent, int parent_fd, std::string_view name);
   std::string ChildPath(Node* parent, std::string_view name);

@@ -133,12 +133,13 @@ Status StateDir::CommitSeal(const std::string& label, int64_t now_unix_ns) {
   sealed.sealed = true;
   sealed.sealed_unix_ns = now_unix_ns;
   if (!label.empty()) sealed.label = label;
+  const uint64_t sealed_id = sealed.id;  // `sealed` dangles after push_back
   GenerationMeta live;
-  live.id = sealed.id + 1;
+  live.id = sealed_id + 1;
   live.created_unix_ns = now_unix_ns;
   next.generations.push_back(live);
   RETURN_IF_ERROR(next.Validate());
-  RETURN_IF_ERROR(next.Save(dir_).WithContext("seal gen " + std::to_string(sealed.id)));
+  RETURN_IF_ERROR(next.Save(dir_).WithContext("seal gen " + std::to_string(sealed_id)));
   previous_ = std::move(meta_);
   meta_ = std::move(next);
   return Status::Ok();

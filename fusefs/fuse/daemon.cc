@@ -159,8 +159,9 @@ int RunDaemon(const FsOptions& o, int ready_fd) {
           ", live generation " + std::to_string(d->core->live_generation()));
   Notify(ready_fd, "OK\n");
   fuse_loop_config* cfg = fuse_loop_cfg_create();
+  // Idle workers are never stopped (libfuse's default): stopping them has
+  // been seen to lose a request with libfuse 3.14 under fsx.
   fuse_loop_cfg_set_max_threads(cfg, 16);
-  fuse_loop_cfg_set_idle_threads(cfg, 4);
   int rc = fuse_session_loop_mt(d->session, cfg);
   fuse_loop_cfg_destroy(cfg);
   LogInfo("ctrsnap-fs on " + o.mountpoint + " exiting");

@@ -53,6 +53,16 @@ constexpr const char* kAllowed[] = {
     "creat", "link", "symlink", "mknod", "capget", "getpriority", "getresuid", "getresgid",
     "set_tid_address", "mincore", "memfd_create"};
 
+// SCMP_A0(SCMP_CMP_EQ, v) without the macro's partial initializer.
+scmp_arg_cmp ArgEq0(scmp_datum_t v) {
+  scmp_arg_cmp c;
+  c.arg = 0;
+  c.op = SCMP_CMP_EQ;
+  c.datum_a = v;
+  c.datum_b = 0;
+  return c;
+}
+
 }  // namespace
 
 Status KeepCapsAcrossFsuid() {
@@ -96,12 +106,10 @@ Status InstallSeccompFilter() {
   }
   // New sockets: unix only (no network). unshare: only CLONE_FS (creds.h).
   if (rc == 0) {
-    rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
-                          SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
+    rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1, ArgEq0(AF_UNIX));
   }
   if (rc == 0) {
-    rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(unshare), 1,
-                          SCMP_A0(SCMP_CMP_EQ, CLONE_FS));
+    rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(unshare), 1, ArgEq0(CLONE_FS));
   }
   if (rc == 0) rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
   if (rc == 0) rc = seccomp_load(ctx);

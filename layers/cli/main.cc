@@ -9,6 +9,10 @@ namespace ctrsnap::cli {
 
 // One entry per subcommand, in the order --help lists them.
 static constexpr AddCommandFn kCommands[] = {
+    AddStatusCommand,
+    AddSealCommand,
+    AddLogCommand,
+    AddDiffCommand,
     AddGcCommand,
 };
 
@@ -31,7 +35,9 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help/--version exit 0; every usage error exits 2 (project convention),
+    // not CLI11's own per-error codes.
+    return app.exit(e) == 0 ? 0 : 2;
   }
   if (app.get_subcommands().empty()) {
     std::fputs(app.help().c_str(), stdout);

@@ -119,6 +119,12 @@ TEST_F(FsPosixTest, NameTooLongAndLongPaths) {
   }
   ASSERT_TRUE(WriteFile(p + "/f", "deep").ok());
   EXPECT_EQ(ReadFile(p + "/f"), "deep");
+  // Regression (pjdfstest link/03): hard links between a deep and a short name.
+  ASSERT_EQ(::link((p + "/f").c_str(), fs_.M("n0").c_str()), 0);
+  ASSERT_EQ(::unlink((p + "/f").c_str()), 0);
+  ASSERT_EQ(::link(fs_.M("n0").c_str(), (p + "/f").c_str()), 0);
+  EXPECT_EQ(Lstat(fs_.M("n0")).st_nlink, 2u);
+  EXPECT_EQ(Lstat(p + "/f").st_nlink, 2u);
 }
 
 TEST_F(FsPosixTest, MetadataChangeOfBigLowerFileCopiesNoData) {
