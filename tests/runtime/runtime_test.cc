@@ -170,13 +170,18 @@ TEST_F(RuntimeTest, LifecycleThroughWrapperAndDetachedDaemon) {
   ASSERT_TRUE(exit.is_object());
   EXPECT_EQ(exit["by"], "poststop");
   if (FsIsReal()) {
-    // The setup generation (sealed at start) holds no file of the container's.
+    // The setup generation (sealed at start) holds runc's mount-point stubs
+    // (the busybox root has no /proc) and no file of the container's.
     auto fs = ReadJson(State("c-life") + "/fs.json");
+    int setups = 0;
     for (const auto& g : fs["generations"]) {
       if (g.value("label", "") != "setup") continue;
+      ++setups;
       std::string upper = State("c-life") + "/gen/" + std::to_string(g["id"].get<int>()) + "/upper";
-      EXPECT_NE(::access((upper + "/started").c_str(), F_OK), 0);
+      EXPECT_EQ(::access((upper + "/proc").c_str(), F_OK), 0) << upper;
+      EXPECT_NE(::access((upper + "/started").c_str(), F_OK), 0) << upper;
     }
+    EXPECT_EQ(setups, 1) << fs.dump();
   }
 }
 
