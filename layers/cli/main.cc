@@ -13,6 +13,7 @@ static constexpr AddCommandFn kCommands[] = {
     AddSealCommand,
     AddLogCommand,
     AddDiffCommand,
+    AddGcCommand,
     AddDriftCommand,
     AddInstallCommands,
     AddDoctorCommand,
