@@ -89,6 +89,11 @@ int RunGenerate(const GenerateArgs& a) {
     std::fwrite(text.data(), 1, text.size(), stdout);
     return 0;
   }
+  // /etc/cdi and /var/run/cdi may not exist yet on a host without the toolkit.
+  if (auto slash = a.output.rfind('/'); slash != std::string::npos && slash > 0) {
+    Status st = MakeDirs(a.output.substr(0, slash), 0755);
+    if (!st.ok()) return Fail(st);
+  }
   Status st = WriteFileAtomic(a.output, text, 0644);
   if (!st.ok()) return Fail(st);
   std::fprintf(stderr, "wrote %s\n", a.output.c_str());
