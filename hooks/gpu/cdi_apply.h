@@ -12,6 +12,8 @@
 //   - hooks: appended to the hook point named by hookName;
 //   - additionalGids: appended to process.user.additionalGids (0 skipped);
 //   - intelRdt and netDevices: not applied; a note says so.
+// Unlike the reference, an identical cgroup rule or hook is not added twice,
+// so applying the same edits again leaves the spec as it was.
 // Device nodes stay in the spec (linux.devices + cgroup rules), so a
 // systemd daemon-reload that rewrites the cgroup keeps the GPU reachable.
 #pragma once

@@ -64,6 +64,10 @@ TEST(CdiApply, AppliesEveryKindOfEdit) {
   EXPECT_EQ(r->device_paths, (std::vector<std::string>{"/dev/nvidia0", "/dev/nvidiactl"}));
   EXPECT_EQ(r->mount_paths, (std::vector<std::string>{"/usr/lib/x86_64-linux-gnu/libcuda.so.1"}));
   EXPECT_EQ(r->notes.size(), 1u);
+  // Idempotent: the same edits again change nothing.
+  const json once = spec;
+  ASSERT_TRUE(ApplyCdiEdits(&spec, e).ok());
+  EXPECT_EQ(spec, once);
 }
 
 TEST(CdiApply, PermissionsNoneGivesEmptyAccessAndFifoHasNoRule) {

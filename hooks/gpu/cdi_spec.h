@@ -88,7 +88,7 @@ Result<CdiSpec> ParseCdiSpec(std::string_view text, const std::string& source);
 Result<CdiSpec> CdiSpecFromJson(const nlohmann::json& doc, const std::string& source);
 // Back to the CDI JSON shape (for cdi-generate, and round-trip tests).
 nlohmann::json CdiSpecToJson(const CdiSpec& spec);
-// YAML text of a JSON document (yaml-cpp emitter; keys in document order).
+// YAML text of a JSON document (yaml-cpp emitter; object keys sorted, as nlohmann::json keeps them).
 std::string JsonToYaml(const nlohmann::json& doc);
 
 // The oldest CDI version that has every feature SPEC uses ("0.3.0" at least).

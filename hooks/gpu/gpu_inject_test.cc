@@ -107,6 +107,14 @@ TEST_F(GpuInjectTest, AutoPrefersCdiWhenTheDevicesResolve) {
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->mechanism, GpuMechanism::kCdi);
   EXPECT_EQ(r->cdi_devices, (std::vector<std::string>{"nvidia.com/gpu=0"}));
+  {
+    // Again on the result: the env now says void, nothing more is added.
+    json again = spec;
+    auto r2 = InjectGpu(&again, cfg_, env_);
+    ASSERT_TRUE(r2.ok());
+    EXPECT_EQ(again, spec);
+    EXPECT_TRUE(r2->exclusions.ExcludesEnv("NVIDIA_VISIBLE_DEVICES"));
+  }
   EXPECT_FALSE(spec.contains("hooks"));
   EXPECT_EQ(spec["linux"]["devices"][0]["path"], "/dev/nvidia0");
   EXPECT_EQ(spec["process"]["env"], json({"PATH=/bin", "NVIDIA_VISIBLE_DEVICES=void", "CUDA_VISIBLE_DEVICES=0"}));
@@ -149,6 +157,9 @@ TEST_F(GpuInjectTest, AnnotationsRequestCdiDevices) {
   EXPECT_EQ(r->mechanism, GpuMechanism::kCdi);
   EXPECT_EQ(spec["process"]["env"], json({"XB=1", "XA=1"}));
   EXPECT_EQ(r->exclusions.annotation_keys, (std::vector<std::string>{"cdi.k8s.io/vendor-x_a"}));
+  const json once = spec;
+  ASSERT_TRUE(InjectGpu(&spec, cfg_, env_).ok());
+  EXPECT_EQ(spec, once) << "a second create of the same bundle must not change it again";
   spec["annotations"]["cdi.k8s.io/bad"] = "gpu0";
   EXPECT_FALSE(InjectGpu(&spec, cfg_, env_).ok());
 }

@@ -123,11 +123,15 @@ Status AddCgroupDeviceRule(json* spec, std::string_view type, int64_t major, int
   ASSIGN_OR_RETURN(json * rules, Path(spec, {{"linux", json::value_t::object},
                                              {"resources", json::value_t::object},
                                              {"devices", json::value_t::array}}));
-  rules->push_back({{"allow", true},
-                    {"type", std::string(type)},
-                    {"major", major},
-                    {"minor", minor},
-                    {"access", std::string(access)}});
+  json rule = {{"allow", true},
+               {"type", std::string(type)},
+               {"major", major},
+               {"minor", minor},
+               {"access", std::string(access)}};
+  for (const auto& r : *rules) {
+    if (r == rule) return Status::Ok();
+  }
+  rules->push_back(std::move(rule));
   return Status::Ok();
 }
 
@@ -169,6 +173,9 @@ Status AddHook(json* spec, std::string_view hook_point, json hook) {
   ASSIGN_OR_RETURN(json * hooks, Path(spec, {{"hooks", json::value_t::object}}));
   const std::string point(hook_point);
   ASSIGN_OR_RETURN(json * list, Child(hooks, point.c_str(), json::value_t::array, "hooks." + point));
+  for (const auto& h : *list) {
+    if (h == hook) return Status::Ok();
+  }
   list->push_back(std::move(hook));
   return Status::Ok();
 }

@@ -35,7 +35,9 @@ std::map<std::string, std::string> Annotations(const nlohmann::json& spec);
 
 // linux.devices: removes an entry with DEVICE's "path", then appends DEVICE.
 Status AddLinuxDevice(nlohmann::json* spec, nlohmann::json device);
-// linux.resources.devices: appends an allow rule {allow, type, major, minor, access}.
+// linux.resources.devices: appends an allow rule {allow, type, major, minor,
+// access} unless an identical rule is there (edits stay idempotent: engines
+// may hand the same bundle to create twice).
 Status AddCgroupDeviceRule(nlohmann::json* spec, std::string_view type, int64_t major,
                            int64_t minor, std::string_view access);
 // mounts: removes entries with MOUNT's "destination", then appends MOUNT.
@@ -43,7 +45,8 @@ Status AddMount(nlohmann::json* spec, nlohmann::json mount);
 // Stable sort of mounts by the number of components of their destination, so
 // a parent is mounted before what is mounted inside it (as CDI and Docker do).
 Status SortMounts(nlohmann::json* spec);
-// hooks.HOOK_POINT (prestart, createRuntime, ...): appends HOOK.
+// hooks.HOOK_POINT (prestart, createRuntime, ...): appends HOOK unless an
+// identical hook is there.
 Status AddHook(nlohmann::json* spec, std::string_view hook_point, nlohmann::json hook);
 // process.user.additionalGids: appends GID unless present.
 Status AddAdditionalGid(nlohmann::json* spec, uint32_t gid);
