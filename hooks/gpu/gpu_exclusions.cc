@@ -1,7 +1,9 @@
 #include "hooks/gpu/gpu_exclusions.h"
 
 #include <algorithm>
+#include <cerrno>
 
+#include "common/file_util.h"
 #include "hooks/gpu/oci_spec_edit.h"
 
 namespace ctrsnap::gpu {
@@ -94,6 +96,22 @@ Result<GpuExclusions> GpuExclusions::FromJson(const json& j) {
     if (p.empty() || p[0] != '/') return Status::Corrupt("GPU exclusions: path not absolute: " + p);
   }
   x.Normalize();
+  return x;
+}
+
+Result<GpuExclusions> LoadGpuExclusions(const std::string& state_dir) {
+  const std::string path = GpuExclusionsPath(state_dir);
+  auto text = ReadFileToString(path);
+  if (!text.ok()) {
+    if (text.status().err() == ENOENT) return GpuExclusions{};
+    return text.status();
+  }
+  json doc = json::parse(*text, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object() || !doc.contains("exclusions")) {
+    return Status::Corrupt(path + ": not a GPU record");
+  }
+  auto x = GpuExclusions::FromJson(doc["exclusions"]);
+  if (!x.ok()) return x.status().WithContext(path);
   return x;
 }
 

@@ -60,8 +60,13 @@ struct GpuExclusions {
 // names and cdi.k8s.io/* annotation keys.
 GpuExclusions ExclusionsFromSpec(const nlohmann::json& spec);
 
-// Where ctrsnap-runtime keeps a container's exclusions: STATE/gpu.json.
+// Where ctrsnap-runtime keeps a container's GPU record: STATE/gpu.json, the
+// GpuInjection::ToJson() of its create ({"mechanism", ..., "exclusions": {...}}).
 inline std::string GpuExclusionsPath(const std::string& state_dir) { return state_dir + "/gpu.json"; }
+
+// The exclusions recorded in STATE/gpu.json; empty exclusions when the file
+// does not exist (no GPU, or a container created before GPU support).
+Result<GpuExclusions> LoadGpuExclusions(const std::string& state_dir);
 
 inline constexpr char kCdiAnnotationPrefix[] = "cdi.k8s.io/";
 
