@@ -84,7 +84,8 @@ class Reader {
 
   Status Object(const json& j, const std::string& where, std::initializer_list<const char*> keys) {
     if (!j.is_object()) return Err(where, "must be an object");
-    for (const auto& [k, v] : j.items()) {
+    for (const auto& item : j.items()) {
+      const std::string& k = item.key();
       if (std::find_if(keys.begin(), keys.end(), [&](const char* x) { return k == x; }) ==
           keys.end()) {
         return Err(where, "unknown field \"" + k + "\"");
@@ -520,8 +521,8 @@ Result<CdiSpec> ParseCdiSpec(std::string_view text, const std::string& source) {
   size_t first = text.find_first_not_of(" \t\r\n");
   if (first != std::string_view::npos && text[first] == '{') {
     json doc = json::parse(text, nullptr, false);
-    if (doc.is_discarded()) return Status::InvalidArgument("CDI spec " + source + ": malformed JSON");
-    return CdiSpecFromJson(doc, source);
+    if (!doc.is_discarded()) return CdiSpecFromJson(doc, source);
+    // Not JSON: maybe a YAML flow mapping ({kind: a.com/b, ...}).
   }
   try {
     YAML::Node node = YAML::Load(std::string(text));

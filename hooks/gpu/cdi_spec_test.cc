@@ -103,6 +103,12 @@ TEST(CdiSpec, RejectsInvalidSpecs) {
   }
 }
 
+TEST(CdiSpec, YamlFlowMappingIsNotMistakenForJson) {
+  auto s = ParseCdiSpec("{cdiVersion: 0.6.0, kind: a.com/b, devices: [{name: x, containerEdits: {env: [A=1]}}]}", "flow");
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->devices[0].edits.env[0], "A=1");
+}
+
 TEST(CdiSpec, QualifiedNames) {
   auto q = ParseQualifiedName("nvidia.com/gpu=GPU-1234:0");
   ASSERT_TRUE(q.ok());

@@ -86,7 +86,10 @@ class GpuRuntimeTest : public ::testing::Test {
       GTEST_SKIP() << "the fake nvidia hook needs jq and nsenter";
     }
     const char* bin = std::getenv("CTRSNAP_BIN_DIR");
+    // cmake/Testing.cmake's ENVIRONMENT list loses its second entry under
+    // gtest_discover_tests; the configure-time source dir is the fallback.
     const char* src = std::getenv("CTRSNAP_SOURCE_DIR");
+    if (src == nullptr) src = CTRSNAP_SOURCE_DIR_AT_BUILD;
     ASSERT_NE(bin, nullptr);
     ASSERT_NE(src, nullptr);
     bin_dir_ = bin;
@@ -141,9 +144,9 @@ class GpuRuntimeTest : public ::testing::Test {
 
   // runc create (hooks run) -> setup listing -> runc start -> wait -> output.
   std::string RunContainer(const json& spec, std::map<std::string, FileInfo>* setup,
-                           std::map<std::string, FileInfo>* after) {
+                           std::map<std::string, FileInfo>* after, const std::string& runtime = "runc") {
     EXPECT_TRUE(WriteFileAtomic(t_ + "/bundle/config.json", spec.dump()).ok());
-    const std::string runc = "runc --root " + t_ + "/runc ";
+    const std::string runc = runtime + " --root " + t_ + "/runc ";
     const std::string out = t_ + "/out.txt";
     EXPECT_EQ(Sh(runc + "create -b " + t_ + "/bundle " + id_ + " >" + out + " 2>&1 </dev/null"), 0)
         << ReadFileToString(out).value_or("");
@@ -167,6 +170,28 @@ class GpuRuntimeTest : public ::testing::Test {
       if (it == setup.end() || (!S_ISDIR(fi.mode) && !(it->second == fi))) out[p] = fi;
     }
     return out;
+  }
+
+  // The fake nvidia hook (and, when CHAINED, the fake nvidia runtime) in T/hookbin.
+  std::string InstallFakeNvidia(bool chained) {
+    const std::string hookdir = t_ + "/hookbin";
+    EXPECT_EQ(Sh("mkdir -p " + hookdir + "/driver && cp " + src_dir_ +
+                 "/tests/gpu/fake-nvidia-container-runtime-hook " + hookdir +
+                 "/nvidia-container-runtime-hook && cp " + std::string(CTRSNAP_FAKE_LIBCUDA) + " " +
+                 hookdir + "/driver/libcuda.so.535.104.05"),
+              0);
+    if (chained) {
+      EXPECT_EQ(Sh("cp " + src_dir_ + "/tests/gpu/fake-nvidia-container-runtime " + hookdir +
+                   "/nvidia-container-runtime"), 0);
+    }
+    EXPECT_TRUE(WriteFileAtomic(hookdir + "/driver/nvidia-smi", nvidia_smi_, 0755).ok());
+    return hookdir;
+  }
+
+  static size_t HookCalls(const std::string& log) {
+    size_t calls = 0;
+    for (size_t p = log.find("argv:"); p != std::string::npos; p = log.find("argv:", p + 1)) ++calls;
+    return calls;
   }
 
   static inline int counter_ = 0;
@@ -241,13 +266,7 @@ TEST_F(GpuRuntimeTest, CdiSpecFromCdiGenerateGivesTheContainerItsGpu) {
 
 TEST_F(GpuRuntimeTest, LegacyHookIsCalledOnceAndItsStubsStayInSetup) {
   // The fake hook, installed under the real name, with its fake driver beside it.
-  const std::string hookdir = t_ + "/hookbin";
-  ASSERT_EQ(Sh("mkdir -p " + hookdir + "/driver && cp " + src_dir_ +
-               "/tests/gpu/fake-nvidia-container-runtime-hook " + hookdir +
-               "/nvidia-container-runtime-hook && cp " + std::string(CTRSNAP_FAKE_LIBCUDA) + " " + hookdir +
-               "/driver/libcuda.so.535.104.05"),
-            0);
-  ASSERT_TRUE(WriteFileAtomic(hookdir + "/driver/nvidia-smi", nvidia_smi_, 0755).ok());
+  const std::string hookdir = InstallFakeNvidia(false);
 
   const std::string script = std::string(
       "stat -c 'node=%F %t:%T' /dev/nvidia0; echo env=$NVIDIA_VISIBLE_DEVICES; /usr/bin/nvidia-smi; "
@@ -277,9 +296,7 @@ TEST_F(GpuRuntimeTest, LegacyHookIsCalledOnceAndItsStubsStayInSetup) {
 
   // Called exactly once, for prestart, with this container's state.
   const std::string log = ReadFileToString(hookdir + "/calls.log").value_or("");
-  size_t calls = 0;
-  for (size_t p = log.find("argv:"); p != std::string::npos; p = log.find("argv:", p + 1)) ++calls;
-  EXPECT_EQ(calls, 1u) << log;
+  EXPECT_EQ(HookCalls(log), 1u) << log;
   EXPECT_NE(log.find("nvidia-container-runtime-hook prestart"), std::string::npos) << log;
   EXPECT_NE(log.find("\"id\":\"" + id_ + "\""), std::string::npos) << log;
 
@@ -295,6 +312,33 @@ TEST_F(GpuRuntimeTest, LegacyHookIsCalledOnceAndItsStubsStayInSetup) {
   EXPECT_EQ(names, (std::vector<std::string>{"work", "work/model.txt"}));
   EXPECT_EQ(inj->exclusions.env_names,
             (std::vector<std::string>{"NVIDIA_DRIVER_CAPABILITIES", "NVIDIA_VISIBLE_DEVICES"}));
+}
+
+// Chaining: ctrsnap-runtime over nvidia-container-runtime leaves the spec to
+// it; the container still gets its GPU, through one hook call.
+TEST_F(GpuRuntimeTest, ChainedToNvidiaRuntimeLeavesTheSpecAlone) {
+  const std::string hookdir = InstallFakeNvidia(true);
+  json spec = BaseSpec({"PATH=/bin", "NVIDIA_VISIBLE_DEVICES=all"},
+                       std::string("stat -c 'node=%F %t:%T' /dev/nvidia0; /usr/bin/nvidia-smi; ") + kUserWork);
+  const json before = spec;
+  Config::Gpu cfg;  // auto, and a hook binary on PATH: we would add it if not chained
+  cfg.legacy_hook = hookdir + "/nvidia-container-runtime-hook";
+  const std::string runtime = hookdir + "/nvidia-container-runtime";
+  auto inj = InjectGpu(&spec, cfg, GpuEnv{runtime, ""});
+  ASSERT_TRUE(inj.ok()) << inj.status().ToString();
+  EXPECT_EQ(inj->mechanism, GpuMechanism::kChained);
+  EXPECT_EQ(spec, before);
+
+  std::map<std::string, FileInfo> setup, after;
+  const std::string out = RunContainer(spec, &setup, &after, runtime);
+  EXPECT_NE(out.find("node=character special file c3:0"), std::string::npos) << out;
+  EXPECT_NE(out.find("NVIDIA-SMI fake 535.104.05"), std::string::npos) << out;
+  EXPECT_NE(out.find("wrote=ok"), std::string::npos) << out;
+  EXPECT_EQ(HookCalls(ReadFileToString(hookdir + "/calls.log").value_or("")), 1u);
+  auto user = UserGeneration(setup, after);
+  std::vector<std::string> names;
+  for (const auto& [p, fi] : user) names.push_back(p);
+  EXPECT_EQ(names, (std::vector<std::string>{"work", "work/model.txt"}));
 }
 
 }  // namespace
