@@ -58,6 +58,21 @@ TEST_F(GpuEditorTest, UnresolvableDeviceInCdiModeFailsTheCreate) {
   EXPECT_NE(st.message().find("nvidia.com/gpu=5"), std::string::npos) << st.message();
 }
 
+TEST_F(GpuEditorTest, RunExcludesWhatCdiCreateContainerHooksWrite) {
+  t_.Write("cdi/other.json", R"({"cdiVersion":"0.5.0","kind":"vendor.com/x",
+    "devices":[{"name":"a","containerEdits":{"hooks":[{"hookName":"createContainer","path":"/usr/bin/ctrsnap"}]}}]})");
+  json spec = {{"process", {{"env", {"PATH=/bin"}}}},
+               {"annotations", {{"cdi.k8s.io/x", "vendor.com/x=a"}}},
+               {"root", {{"path", "rootfs"}}}};
+  ctx_.command = "run";
+  ASSERT_TRUE(ApplySpecEditors(DefaultSpecEditors(), spec, ctx_).ok());
+  auto x = gpu::LoadGpuExclusions(ctx_.state_dir);
+  ASSERT_TRUE(x.ok());
+  EXPECT_TRUE(x->ExcludesPath("/etc/ld.so.cache"));
+  EXPECT_TRUE(x->ExcludesPath("/etc/ld.so.conf.d/00-ctrsnap-gpu.conf"));
+  EXPECT_TRUE(x->ExcludesAnnotation("cdi.k8s.io/x"));
+}
+
 TEST_F(GpuEditorTest, NoGpuNoRecord) {
   json spec = {{"process", {{"env", {"PATH=/bin"}}}}, {"root", {{"path", "rootfs"}}}};
   ASSERT_TRUE(ApplySpecEditors(DefaultSpecEditors(), spec, ctx_).ok());
