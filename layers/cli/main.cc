@@ -9,7 +9,9 @@ namespace ctrsnap::cli {
 
 // One entry per subcommand, in the order --help lists them.
 static constexpr AddCommandFn kCommands[] = {
-    nullptr,  // keeps the array non-empty while commands land
+    AddDriftCommand,
+    AddInstallCommands,
+    AddDoctorCommand,
     AddGpuCommand,
 };
 
@@ -32,7 +34,9 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help/--version exit 0; every usage error is 2, the project's
+    // convention (CLI11's own codes, e.g. 106, would read as "found" in CI).
+    return app.exit(e) == 0 ? 0 : 2;
   }
   if (app.get_subcommands().empty()) {
     std::fputs(app.help().c_str(), stdout);
