@@ -17,6 +17,9 @@
 # Set KEEP=1 to keep the work folder; CTRSNAP_SNAPSHOT_CMD to override the
 # snapshot command (@ID@ and @OUT@ are replaced).
 # Every step prints "== [Ns] step"; the last line is DEVICE-CHECK PASS or FAIL.
+# Rehearsed on the build machine with fakes (fake nvcc, nvidia-smi, device
+# nodes and libcuda in a private mount namespace, real runc, ctrsnap-runtime and
+# ctrsnap-fs): every step but the GPU itself ran, in 2 seconds.
 set -uo pipefail
 T0=$(date +%s)
 here=$(cd "$(dirname "$0")" && pwd)
@@ -106,7 +109,7 @@ grep -q "CUDA OK" "$W/out.txt" || fail "the CUDA program failed in the container
 
 step "snapshot"
 mkdir -p "$W/snap"
-cmd=${CTRSNAP_SNAPSHOT_CMD:-"$in/bin/ctrsnap snapshot @ID@ --output oci:@OUT@"}
+cmd=${CTRSNAP_SNAPSHOT_CMD:-"$in/bin/ctrsnap snapshot @ID@ -o @OUT@ -t gpucheck:snap --no-progress"}
 cmd=${cmd//@ID@/$ID}
 cmd=${cmd//@OUT@/$W/snap/layout}
 echo "+ $cmd"
@@ -118,6 +121,7 @@ bad='(libcuda|libnvidia-|nvidia-smi|ld\.so\.cache|00-ctrsnap-gpu\.conf|dev/nvidi
 found_layer=0
 if [[ $snap_ok == 1 ]]; then
   # Layers: every tar-like blob of the output (OCI layout or archive).
+  find "$W/snap" -type f -size +0 >"$W/snap-files.txt"
   while IFS= read -r blob; do
     if tar -tvf "$blob" >"$W/layer.txt" 2>/dev/null && [[ -s $W/layer.txt ]]; then
       found_layer=1
@@ -126,7 +130,7 @@ if [[ $snap_ok == 1 ]]; then
       if grep -Eq "$bad" "$W/layer.txt"; then fail "a driver file is in the snapshot layer: $(grep -E "$bad" "$W/layer.txt" | head -3)"; fi
       grep -q "work/model.txt" "$W/layer.txt" && echo "(user work present)"
     fi
-  done < <(find "$W/snap" -type f -size +0)
+  done <"$W/snap-files.txt"
 fi
 # Independently of the CLI: the sealed generations in the state dir. The
 # first generation is the setup one (hooks, mount points); the later ones are
@@ -145,8 +149,8 @@ for g in $user_gens; do
     fail "generation $g (a snapshot generation) holds GPU files: $(cd "$state/gen/$g/upper" && find . | grep -E "$bad" | head -3)"
   fi
 done
-grep -q "work/model.txt" <(for g in $user_gens; do (cd "$state/gen/$g/upper" && find .); done) ||
-  fail "the user's /work/model.txt is not in a snapshot generation"
+for g in $user_gens; do (cd "$state/gen/$g/upper" && find .); done >"$W/user-files.txt"
+grep -q "work/model.txt" "$W/user-files.txt" || fail "the user's /work/model.txt is not in a snapshot generation"
 # No driver bytes anywhere in the container's writes: stubs and mount points are empty.
 big=$(find "$state/gen" -type f -size +0 | grep -E '(libcuda|libnvidia-|nvidia-smi)' || true)
 [[ -z $big ]] || fail "driver-named files with content in the generations: $big"
