@@ -1,3 +1,4 @@
+#include "shim/gpu_editor.h"
 #include "shim/spec.h"
 #include "shim/spec_editor.h"
 
@@ -26,7 +27,8 @@ Status CtrsnapHooksEditor::Edit(nlohmann::json& spec, const SpecContext& ctx) co
 std::vector<std::unique_ptr<SpecEditor>> DefaultSpecEditors() {
   std::vector<std::unique_ptr<SpecEditor>> editors;
   editors.push_back(std::make_unique<CtrsnapHooksEditor>());
-  // GPU passthrough editors (legacy nvidia hook, CDI) go here, after ours.
+  // GPU passthrough (legacy nvidia hook, CDI), after ours.
+  editors.push_back(std::make_unique<GpuEditor>());
   return editors;
 }
 

@@ -10,6 +10,7 @@ void AddDiffCommand(CLI::App& root, Context& ctx);
 void AddDoctorCommand(CLI::App& root, Context& ctx);
 void AddDriftCommand(CLI::App& root, Context& ctx);
 void AddGcCommand(CLI::App& root, Context& ctx);
+void AddGpuCommand(CLI::App& root, Context& ctx);
 void AddInstallCommands(CLI::App& root, Context& ctx);
 void AddLogCommand(CLI::App& root, Context& ctx);
 void AddSealCommand(CLI::App& root, Context& ctx);

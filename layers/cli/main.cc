@@ -15,6 +15,7 @@ static constexpr AddCommandFn kCommands[] = {
     AddDiffCommand,
     AddGcCommand,
     AddDriftCommand,
+    AddGpuCommand,
     AddInstallCommands,
     AddDoctorCommand,
 };
