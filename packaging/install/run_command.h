@@ -1,18 +1,15 @@
-// Runs a program and collects its exit status and output (no shell).
+// Runs a program found on PATH (common/process.h) and finds programs on a given PATH.
 #pragma once
 
 #include <string>
 #include <vector>
 
+#include "common/process.h"
 #include "common/status.h"
 
 namespace ctrsnap::install {
 
-struct CommandResult {
-  int exit_code = -1;  // -1: killed by a signal
-  std::string out;     // standard output
-  std::string err;     // standard error
-};
+using CommandResult = ProcessResult;
 
 // ARGV[0] is looked up in PATH. Fails only when the program cannot be run.
 Result<CommandResult> RunCommand(const std::vector<std::string>& argv);
