@@ -3,12 +3,14 @@
 
 #include "common/program.h"
 #include "layers/cli/command.h"
+#include "layers/cli/commands.h"
 
 namespace ctrsnap::cli {
 
 // One entry per subcommand, in the order --help lists them.
 static constexpr AddCommandFn kCommands[] = {
-    nullptr,  // keeps the array non-empty while commands land
+    AddScanCommand,
+    AddPolicyCommand,
 };
 
 }  // namespace ctrsnap::cli
