@@ -252,6 +252,52 @@ void ConfirmValue(ScanCtx& ctx, const Detector::Compiled& r, size_t value_off,
   ctx.Add(r, value_off, value, std::move(reason));
 }
 
+bool IsKeyChar(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
+}
+
+// The generic `name = value` rule, by hand (it fires often; RE2 with
+// captures on every such line would dominate the scan). The candidate ends
+// just past the separator ('=', ':' or '=>'). Returns the offset up to which
+// the line is done.
+size_t ConfirmAssignment(ScanCtx& ctx, const Detector::Compiled& r, size_t end) {
+  const std::string_view d = ctx.data;
+  // Key: back over the separator, spaces, a closing quote (maybe \-escaped).
+  size_t k = end;
+  while (k > 0 && (d[k - 1] == '=' || d[k - 1] == ':' || d[k - 1] == '>')) --k;
+  while (k > 0 && (d[k - 1] == ' ' || d[k - 1] == '\t')) --k;
+  if (k > 0 && (d[k - 1] == '"' || d[k - 1] == '\'')) --k;
+  if (k > 0 && d[k - 1] == '\\') --k;
+  size_t key_end = k;
+  while (k > 0 && key_end - k < 128 && IsKeyChar(d[k - 1])) --k;
+  std::string_view key = d.substr(k, key_end - k);
+  // Value: after "=", ":=", "=>", blanks and an opening quote.
+  size_t v = end;
+  if (v < d.size() && (d[v] == '=' || d[v] == '>')) ++v;
+  while (v < d.size() && (d[v] == ' ' || d[v] == '\t')) ++v;
+  char quote = 0;
+  if (v + 1 < d.size() && d[v] == '\\' && d[v + 1] == '"') {
+    quote = '"';
+    v += 2;
+  } else if (v < d.size() && (d[v] == '"' || d[v] == '\'')) {
+    quote = d[v];
+    ++v;
+  }
+  size_t e = v;
+  const size_t limit = std::min(d.size(), v + 201);
+  if (quote != 0) {
+    while (e < limit && d[e] != quote && d[e] != '\n' && !(quote == '"' && d[e] == '\\')) ++e;
+    if (e >= limit || d[e] == '\n') return e;  // unterminated: not a literal
+  } else {
+    while (e < limit && !std::isspace(static_cast<unsigned char>(d[e])) && d[e] != '"' &&
+           d[e] != '\'' && d[e] != '`' && d[e] != ',' && d[e] != ';' && d[e] != '\\') {
+      ++e;
+    }
+  }
+  if (e - v >= 6 && e - v <= 200) ConfirmValue(ctx, r, v, d.substr(v, e - v), key);
+  return e;
+}
+
 int OnCandidate(unsigned int id, unsigned long long /*from*/, unsigned long long to,
                 unsigned int /*flags*/, void* arg) {
   auto& ctx = *static_cast<ScanCtx*>(arg);
@@ -279,6 +325,11 @@ int OnCandidate(unsigned int id, unsigned long long /*from*/, unsigned long long
     if (body.size() >= 64 && !LooksLikePlaceholder(body) && ShannonEntropy(body) >= 4.0) {
       ctx.Add(r, end - 1, body, r.def->description);
     }
+    return 0;
+  }
+
+  if (r.def->check == RuleCheck::kGeneric) {
+    ctx.covered_until[id] = ConfirmAssignment(ctx, r, end);
     return 0;
   }
 

@@ -82,10 +82,17 @@ bool LooksLikeReference(std::string_view value) {
     return true;
   }
   if (c0 == '%' && (c1 == '(' || c1 == '{')) return true;
+  // A call: "get_secret(...)", "os.getenv(...)".
+  size_t ident = 0;
+  while (ident < value.size() && (std::isalnum(static_cast<unsigned char>(value[ident])) ||
+                                  value[ident] == '_' || value[ident] == '.')) {
+    ++ident;
+  }
+  if (ident > 0 && ident < value.size() && value[ident] == '(') return true;
   const std::string v = Lower(value);
   static constexpr std::string_view kRefs[] = {
       "os.environ", "getenv",  "process.env", "env[",    "env.",     "environ[",
-      "config.",    "settings.", "secrets.",  "vault:",  "(",        "self.",
+      "config.",    "settings.", "secrets.",  "vault:",  "self.",
       "params.",    "args.",   "options.",   "none",    "null",     "true",
       "false",      "undefined"};
   for (std::string_view r : kRefs) {
