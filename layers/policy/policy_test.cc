@@ -258,7 +258,7 @@ TEST(PolicyFilterTest, FilterEnvByNameAndByValue) {
   ASSERT_TRUE(f.ok());
   std::vector<std::string> env = {
       "PATH=/usr/local/bin:/usr/bin",
-      "GITHUB_TOKEN=q8Zr2LmX7vTn",                // by name
+      "SERVICE_API_KEY=correcthorse",             // by name only
       "DB_PASSWORD=s3cr3t-Pa55",                  // by name
       "GPG_KEY=A035C8C19219BA821ECEA86B64E628F8D684696D",  // public key fingerprint
       "PIP_NO_CACHE_DIR=1",
@@ -272,7 +272,7 @@ TEST(PolicyFilterTest, FilterEnvByNameAndByValue) {
                                            "PIP_NO_CACHE_DIR=1", "EMPTY_TOKEN=",
                                            "SSL_KEY_FILE=/etc/ssl/key.pem"}));
   ASSERT_EQ(findings.size(), 3u);
-  EXPECT_EQ(findings[0].path, "env:GITHUB_TOKEN");
+  EXPECT_EQ(findings[0].path, "env:SERVICE_API_KEY");
   EXPECT_EQ(findings[0].rule, "env.secret-name");
   EXPECT_EQ(findings[2].path, "env:CONFIG");
   EXPECT_EQ(findings[2].rule, "secret.db-connection-string");
