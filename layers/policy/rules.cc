@@ -270,10 +270,10 @@ const RuleDef kRules[] = {
      nullptr, C::kPassword, 3.5},
     // ---- Databases, URLs with passwords
     {"db-connection-string", "database/broker URL with a password",
-     R"re((?i)\b(?:postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|rediss?|amqps?|mssql|sqlserver|clickhouse|cockroachdb|couchdb|neo4j(?:\+s)?|nats|kafka|memcached|elasticsearch|jdbc:[a-z]+)://[^\s:@/"'<>]{0,64}:([^\s@/"'<>]{3,128})@)re",
+     R"re((?i)\b(?:postgres(?:ql)?|postgis|mysql2?|mysqlx|mariadb|mongodb|rediss?|valkey|amqps?|mssql|sqlserver|oracle|db2|redshift|snowflake|clickhouse|cockroachdb|couchdb|couchbase|neo4j|bolt|nats|kafka|memcached|elasticsearch|opensearch|influxdb|cassandra|jdbc:[a-z]+)(?:\+[a-z0-9]+)?://[^\s:@/"'<>]{0,64}:([^\s@/"'<>]{3,128})@)re",
      nullptr, C::kPassword},
     {"url-credentials", "URL with user:password",
-     R"re((?i)\b(?:https?|ftps?|git|ssh|sftp|smb|svn|git\+https|ldaps?|socks5h?)://[^\s:@/"'<>]{1,64}:([^\s@/"'<>]{3,128})@[A-Za-z0-9.\-\[\]]+)re",
+     R"re((?i)\b[a-z][a-z0-9+.\-]{1,24}://[^\s:@/"'<>]{1,64}:([^\s@/"'<>]{3,128})@[A-Za-z0-9.\-\[\]]+)re",
      nullptr, C::kPassword},
     {"jdbc-password", "JDBC URL with a password parameter",
      R"re((?i)jdbc:[a-z]+:[^\s"']*[;?&]password=([^\s;&"']{3,128}))re", nullptr, C::kPassword},

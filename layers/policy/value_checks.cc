@@ -65,6 +65,13 @@ bool LooksLikePlaceholder(std::string_view value) {
   for (std::string_view w : kWords) {
     if (v.find(w) != std::string::npos) return true;
   }
+  // Words that stand in for a password in docs and samples.
+  static constexpr std::string_view kWholeWords[] = {
+      "password", "passwd", "pass", "secret", "pwd", "admin", "root", "test", "guest", "user",
+      "username", "token", "apikey", "api_key", "none", "null", "empty", "default"};
+  for (std::string_view w : kWholeWords) {
+    if (v == w) return true;
+  }
   // Mostly one repeated character ("aaaaaaaa", "ghp_000000...").
   std::array<uint32_t, 256> counts{};
   for (unsigned char c : value) ++counts[c];
