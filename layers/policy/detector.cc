@@ -18,6 +18,7 @@ struct Detector::Compiled {
   const RuleDef* def = nullptr;
   std::string id;  // "secret.<def->id>"
   std::unique_ptr<RE2> re;
+  bool hand_assignment = false;  // the generic `name = value` rule: confirmed by hand
   bool disabled = false;
 };
 
@@ -128,7 +129,10 @@ bool GenericValueOk(std::string_view key, std::string_view value, double min_ent
   static constexpr std::string_view kNotSecretSuffixes[] = {
       "name", "_file", "file", "path", "_url", "url", "_id", "type", "_env", "length", "ttl",
       "expiry", "expires", "header", "field", "_ref", "arn", "_dir", "endpoint", "_uri", "policy",
-      "_format", "_size", "_count", "_version", "_mode", "_hash", "hint", "_label"};
+      "_format", "_size", "_count", "_version", "_mode", "_hash", "hint", "_label", "public_key",
+      "publickey", "primary_key", "foreign_key", "sort_key", "partition_key", "cache_key",
+      "hash_key", "range_key", "idempotency_key", "routing_key", "_key_ref", "lookup_key",
+      "key_id", "keyid", "_algorithm", "_alg", "_prefix", "_pattern", "_regex", "_length"};
   for (std::string_view s : kNotSecretSuffixes) {
     if (k.size() >= s.size() && k.compare(k.size() - s.size(), s.size(), s) == 0) return false;
   }
@@ -328,7 +332,7 @@ int OnCandidate(unsigned int id, unsigned long long /*from*/, unsigned long long
     return 0;
   }
 
-  if (r.def->check == RuleCheck::kGeneric) {
+  if (r.hand_assignment) {
     ctx.covered_until[id] = ConfirmAssignment(ctx, r, end);
     return 0;
   }
@@ -386,6 +390,7 @@ Result<std::unique_ptr<Detector>> Detector::Create(const DetectorOptions& option
     c->def = &def;
     c->id = std::string("secret.") + def.id;
     c->disabled = options.disabled_rules.count(c->id) > 0;
+    c->hand_assignment = std::string_view(def.id) == "generic-secret-assignment";
     c->re = std::make_unique<RE2>(def.pattern, re_opts);
     if (!c->re->ok()) {
       return Status::Internal("rule " + c->id + ": RE2: " + c->re->error());

@@ -176,6 +176,18 @@ std::vector<Case> Cases() {
        "spring.datasource.password=${DB_PASSWORD}\n"},
       {"generic-secret-assignment", "  \"client_secret\": \"" + Rnd(24, kB62, 79) + "\",\n",
        "  \"client_secret\": \"please set me in the vault\",\n"},
+      {"aws-secret-next-to-key-id", "user,,AKIA" + Rnd(16, kUpper32, 81) + "," + Rnd(40, kB62, 82) + "\n",
+       "user,,AKIA" + Rnd(12, kUpper32, 81) + "," + Rnd(40, kB62, 82) + "\n"},
+      {"xml-secret-element", "<server><id>corp</id><password>" + Rnd(18, kB62, 83) + "!</password></server>\n",
+       "<server><password>${env.MAVEN_PASSWORD}</password></server>\n"},
+      {"xml-secret-attribute", "<add key=\"ClearTextPassword\" value=\"" + Rnd(20, kB62, 84) + "\" />\n",
+       "<add key=\"ClearTextPassword\" value=\"%NUGET_PASSWORD%\" />\n"},
+      {"php-define-secret", "define('AUTH_KEY', '" + Rnd(40, kB62, 85) + "#');\n",
+       "define('AUTH_KEY', 'put your unique phrase here');\n"},
+      {"sql-identified-by", "CREATE USER app IDENTIFIED BY '" + Rnd(14, kB62, 86) + "';\n",
+       "CREATE USER app IDENTIFIED BY 'password';\n"},
+      {"generic-secret-assignment", "export DB_PASS=" + Rnd(14, kB62, 87) + "\n", "compass_dir=/usr/share/compass\n"},
+      {"generic-secret-assignment", "  stripe_key: \"" + Rnd(30, kB62, 88) + "\"\n", "  primary_key: \"user_id_and_tenant_id\"\n"},
       {"age-secret-key", "AGE-SECRET-KEY-1" + Rnd(58, "QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L", 80) + "\n", "AGE-SECRET-KEY-1\n"},
   };
 }
