@@ -60,8 +60,10 @@ std::set<std::string> FlaggedPaths(const ScanReport& r) {
 
 // The shared corpus: every secret file found, at most 2 clean files flagged.
 TEST(QualityTest, SharedSecretsCorpus) {
+  // CTRSNAP_SOURCE_DIR from the environment; the build's source dir otherwise
+  // (ctest's ENVIRONMENT list does not always reach gtest-discovered tests).
   const char* src = std::getenv("CTRSNAP_SOURCE_DIR");
-  std::string corpus = std::string(src ? src : ".") + "/../shared/corpus/secrets";
+  std::string corpus = std::string(src ? src : CTRSNAP_TEST_SOURCE_DIR) + "/../shared/corpus/secrets";
   struct stat st;
   if (::stat((corpus + "/labels.json").c_str(), &st) != 0) GTEST_SKIP() << "no corpus at " << corpus;
   auto filter = DefaultFilter({"/labels.json"});
