@@ -132,7 +132,7 @@ bool GenericValueOk(std::string_view key, std::string_view value, double min_ent
       "_format", "_size", "_count", "_version", "_mode", "_hash", "hint", "_label", "public_key",
       "publickey", "primary_key", "foreign_key", "sort_key", "partition_key", "cache_key",
       "hash_key", "range_key", "idempotency_key", "routing_key", "_key_ref", "lookup_key",
-      "key_id", "keyid", "_algorithm", "_alg", "_prefix", "_pattern", "_regex", "_length"};
+      "key_id", "keyid", "gpg_key", "_fingerprint", "_algorithm", "_alg", "_prefix", "_pattern", "_regex", "_length"};
   for (std::string_view s : kNotSecretSuffixes) {
     if (k.size() >= s.size() && k.compare(k.size() - s.size(), s.size(), s) == 0) return false;
   }

@@ -119,17 +119,32 @@ Result<GlobPattern> GlobPattern::Parse(std::string_view text) {
   if (g.segments_.empty()) {
     return Status::InvalidArgument("glob pattern \"" + g.text_ + "\" matches nothing");
   }
+  const std::string& first = g.segments_[0];
+  if (first.find_first_of("*?[\\") == std::string::npos) g.literal_first_ = first;
   return g;
 }
 
-bool GlobPattern::MatchExact(const std::vector<std::string_view>& comps, size_t n) const {
-  // dp[j] = segments_[0..i) match comps[0..j). '**' matches zero or more comps.
+// dp[j] = segments_[0..i) match comps[0..j); one pass answers every prefix
+// of PATH at once. '**' matches zero or more components.
+bool GlobPattern::MatchExact(const std::vector<std::string_view>& comps, size_t n,
+                             bool is_dir) const {
   const size_t m = segments_.size();
-  std::vector<char> dp(n + 1, 0), next(n + 1, 0);
+  // Two rows of n + 1 flags; on the stack for ordinary depths.
+  char small[2][65];
+  std::vector<char> big;
+  char* dp = small[0];
+  char* next = small[1];
+  if (n + 1 > sizeof(small[0])) {
+    big.assign(2 * (n + 1), 0);
+    dp = big.data();
+    next = big.data() + n + 1;
+  }
+  std::fill(dp, dp + n + 1, 0);
   dp[0] = 1;
   for (size_t i = 0; i < m; ++i) {
     const std::string& seg = segments_[i];
-    std::fill(next.begin(), next.end(), 0);
+    std::fill(next, next + n + 1, 0);
+    bool any_live = false;
     if (seg == "**") {
       // A trailing "/**" needs at least one component: "a/**" is what is
       // inside a, not a itself.
@@ -139,29 +154,42 @@ bool GlobPattern::MatchExact(const std::vector<std::string_view>& comps, size_t 
         if (!one_or_more) any = any || dp[j];
         next[j] = any;
         if (one_or_more) any = any || dp[j];
+        any_live = any_live || next[j];
       }
     } else {
       for (size_t j = 0; j < n; ++j) {
-        if (dp[j] && MatchSegment(seg, comps[j])) next[j + 1] = 1;
+        if (dp[j] && MatchSegment(seg, comps[j])) {
+          next[j + 1] = 1;
+          any_live = true;
+        }
       }
     }
-    dp.swap(next);
+    if (!any_live) return false;
+    std::swap(dp, next);
   }
-  return dp[n] != 0;
+  // PATH itself, or one of its parents (a directory covers its contents).
+  for (size_t j = 1; j <= n; ++j) {
+    if (!dp[j]) continue;
+    if (dir_only_ && j == n && !is_dir) continue;
+    return true;
+  }
+  return false;
 }
 
 bool GlobPattern::Matches(std::string_view path, bool is_dir) const {
-  std::vector<std::string_view> comps = SplitPath(path);
-  // Try PATH itself, then each parent directory (a match on a directory
-  // covers everything inside it).
+  return MatchesComponents(SplitPath(path), is_dir);
+}
+
+bool GlobPattern::MatchesComponents(const std::vector<std::string_view>& comps, bool is_dir) const {
+  if (comps.empty()) return false;
+  if (anchored_) {
+    if (!literal_first_.empty() && comps[0] != literal_first_) return false;
+    return MatchExact(comps, comps.size(), is_dir);
+  }
   for (size_t n = comps.size(); n >= 1; --n) {
     bool n_is_dir = (n < comps.size()) || is_dir;
     if (dir_only_ && !n_is_dir) continue;
-    if (anchored_) {
-      if (MatchExact(comps, n)) return true;
-    } else if (MatchSegment(segments_[0], comps[n - 1])) {
-      return true;
-    }
+    if (MatchSegment(segments_[0], comps[n - 1])) return true;
   }
   return false;
 }
@@ -177,8 +205,15 @@ void GlobList::Append(const GlobList& other) {
 }
 
 bool GlobList::Matches(std::string_view path, bool is_dir) const {
+  if (patterns_.empty()) return false;
+  return MatchesComponents(SplitPath(path), is_dir);
+}
+
+std::vector<std::string_view> SplitGlobPath(std::string_view path) { return SplitPath(path); }
+
+bool GlobList::MatchesComponents(const std::vector<std::string_view>& comps, bool is_dir) const {
   for (auto it = patterns_.rbegin(); it != patterns_.rend(); ++it) {
-    if (it->Matches(path, is_dir)) return !it->negated();
+    if (it->MatchesComponents(comps, is_dir)) return !it->negated();
   }
   return false;
 }

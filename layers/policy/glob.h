@@ -38,20 +38,27 @@ class GlobPattern {
   // (same thing: a leading '/' is ignored). IS_DIR says PATH is a directory.
   // True when this pattern matches PATH itself or one of its parents.
   bool Matches(std::string_view path, bool is_dir) const;
+  // Same, for a path already split on '/' (empty components dropped).
+  bool MatchesComponents(const std::vector<std::string_view>& comps, bool is_dir) const;
 
   bool negated() const { return negated_; }
   const std::string& text() const { return text_; }
 
  private:
-  // Matches the pattern's segments against exactly the components of PATH.
-  bool MatchExact(const std::vector<std::string_view>& comps, size_t n) const;
+  // True when the segments match COMPS[0..j) for some 1 <= j <= N (PATH or
+  // one of its parents; j == N only when !dir_only_ or IS_DIR).
+  bool MatchExact(const std::vector<std::string_view>& comps, size_t n, bool is_dir) const;
 
   std::string text_;                  // as written
   bool negated_ = false;
   bool dir_only_ = false;
   bool anchored_ = false;
   std::vector<std::string> segments_;  // "**" segments kept as "**"
+  std::string literal_first_;          // first segment when it has no wildcard: fast reject
 };
+
+// PATH split on '/', empty components dropped (what MatchesComponents takes).
+std::vector<std::string_view> SplitGlobPath(std::string_view path);
 
 // Matches one path segment (no '/') against one glob segment.
 bool MatchSegment(std::string_view pattern, std::string_view name);
@@ -63,6 +70,7 @@ class GlobList {
   void Append(const GlobList& other);
   // True when the last pattern matching PATH is not negated.
   bool Matches(std::string_view path, bool is_dir) const;
+  bool MatchesComponents(const std::vector<std::string_view>& comps, bool is_dir) const;
   bool empty() const { return patterns_.empty(); }
   const std::vector<GlobPattern>& patterns() const { return patterns_; }
 

@@ -294,7 +294,7 @@ bool PolicyFilter::Allowed(const std::string& path, const std::string& rule,
 FilterDecision PolicyFilter::EvaluatePath(const FilterEntry& e) const {
   FilterDecision d;
   if (S_ISDIR(e.mode)) return d;  // directories are always kept
-  if (include_.Matches(e.path, false)) return d;
+  if (!include_.empty() && include_.Matches(e.path, false)) return d;
   auto add = [&](std::string rule, std::string kind, std::string reason, FilterAction a) {
     if (Allowed(e.path, rule, "")) return;
     FilterFinding f;
@@ -307,22 +307,32 @@ FilterDecision PolicyFilter::EvaluatePath(const FilterEntry& e) const {
     Escalate(&d, a);
     d.findings.push_back(std::move(f));
   };
-  if (exclude_.Matches(e.path, false)) {
+  const std::vector<std::string_view> comps = SplitGlobPath(e.path);
+  if (exclude_.MatchesComponents(comps, false)) {
     add("user.exclude", kKindExcluded, "matches an exclude glob of the policy",
         policy_.ActionFor(kKindExcluded));
     return d;
   }
-  // First matching rule of the most important kind decides.
-  for (const char* kind : {kKindCredentialPath, kKindKeep, kKindCache, kKindLargeDownload}) {
-    for (const CompiledRule& c : compiled_) {
-      if (c.rule->kind != kind) continue;
-      if (!c.globs.Matches(e.path, false) || c.except.Matches(e.path, false)) continue;
-      if (std::string_view(kind) == kKindKeep) return d;
-      if (c.rule->elf_core_only) continue;  // decided by EvaluateContent
-      add(c.rule->id, kind, c.rule->reason, policy_.ActionFor(kind));
-      return d;
+  // One pass over the rules; the first match of the most important kind
+  // decides: credential paths, then tier C (keep), tier A, tier B.
+  static constexpr const char* kOrder[] = {kKindCredentialPath, kKindKeep, kKindCache,
+                                           kKindLargeDownload};
+  const CompiledRule* best = nullptr;
+  int best_rank = 4;
+  for (const CompiledRule& c : compiled_) {
+    if (c.rule->elf_core_only) continue;  // decided by EvaluateContent
+    int rank = 0;
+    while (rank < 4 && c.rule->kind != kOrder[rank]) ++rank;
+    if (rank >= best_rank) continue;
+    if (!c.globs.MatchesComponents(comps, false) || c.except.MatchesComponents(comps, false)) {
+      continue;
     }
+    best = &c;
+    best_rank = rank;
+    if (rank == 0) break;
   }
+  if (best == nullptr || best->rule->kind == kKindKeep) return d;
+  add(best->rule->id, best->rule->kind, best->rule->reason, policy_.ActionFor(best->rule->kind));
   return d;
 }
 
