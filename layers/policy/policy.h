@@ -51,6 +51,10 @@ struct PathRule {
   // Core dumps: the path only nominates the file; dropped only if it is an
   // ELF file with e_type == ET_CORE.
   bool elf_core_only = false;
+  // Config files that may or may not hold a credential (~/.docker/config.json
+  // with only credsStore, ~/.aws/config with a region): the path alone decides
+  // nothing; the content scan drops them when it finds a secret.
+  bool content_decides = false;
 };
 
 struct AllowEntry {

@@ -215,6 +215,7 @@ json PolicyToJson(const Policy& p) {
               {"enabled", p.RuleEnabled(r.id)}};
     if (!r.except.empty()) e["except"] = r.except;
     if (r.elf_core_only) e["elf_core_only"] = true;
+    if (r.content_decides) e["content_decides"] = true;
     e["action"] = ActionName(p.ActionFor(r.kind));
     rules.push_back(std::move(e));
   }

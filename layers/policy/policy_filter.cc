@@ -76,11 +76,11 @@ const std::vector<EnvDir>& EnvDirs() {
       {"TORCH_HOME", "large.torch-hub", {"/hub/"}},
       {"TORCH_HOME", "cache.jit-fonts", {"/kernels/"}},
       {"KERAS_HOME", "large.ml-models", {"/models/", "/datasets/"}},
-      {"DOCKER_CONFIG", "path.docker-config", {"/config.json"}},
+      {"DOCKER_CONFIG", "path.credential-configs", {"/config.json"}},
       {"AWS_SHARED_CREDENTIALS_FILE", "path.aws-credentials", {""}},
-      {"AWS_CONFIG_FILE", "path.aws-credentials", {""}},
-      {"KUBECONFIG", "path.kube-config", {""}},
-      {"HISTFILE", "path.shell-history", {""}},
+      {"AWS_CONFIG_FILE", "path.credential-configs", {""}},
+      {"KUBECONFIG", "path.credential-configs", {""}},
+      {"HISTFILE", "cache.shell-history", {""}},
       {"PGPASSFILE", "path.database-clients", {""}},
   };
   return k;
@@ -320,7 +320,7 @@ FilterDecision PolicyFilter::EvaluatePath(const FilterEntry& e) const {
   const CompiledRule* best = nullptr;
   int best_rank = 4;
   for (const CompiledRule& c : compiled_) {
-    if (c.rule->elf_core_only) continue;  // decided by EvaluateContent
+    if (c.rule->elf_core_only || c.rule->content_decides) continue;  // EvaluateContent decides
     int rank = 0;
     while (rank < 4 && c.rule->kind != kOrder[rank]) ++rank;
     if (rank >= best_rank) continue;

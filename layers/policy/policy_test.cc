@@ -120,6 +120,7 @@ TEST(DefaultsTest, EachRuleCoversItsPaths) {
       {"/root/.m2/repository/org/x.jar", "large.jvm-repos"},
       {"/root/.vscode-server/bin/x", "large.vscode-server"},
       {"/app/.tox/py311/bin/python", "large.tox-nox"},
+      {"/root/.bash_history.bak", ""},
       {"/root/.nuget/packages/newtonsoft.json/13.0.1/x.nupkg", "large.nuget-gems"},
       {"/var/cache/debconf/config.dat", ""},
       {"/etc/ld.so.cache", ""},
@@ -130,31 +131,33 @@ TEST(DefaultsTest, EachRuleCoversItsPaths) {
       {"/root/.ssh/id_ed25519", "path.ssh-private-key"},
       {"/root/.ssh/id_ed25519.pub", ""},
       {"/root/.ssh/known_hosts", ""},
-      {"/home/dev/.docker/config.json", "path.docker-config"},
-      {"/root/.kube/config", "path.kube-config"},
+      {"/home/dev/.docker/config.json", ""},
+      {"/root/.kube/config", ""},
       {"/root/.netrc", "path.netrc"},
       {"/root/.git-credentials", "path.git-credentials"},
-      {"/root/.npmrc", "path.package-registry"},
-      {"/root/.pypirc", "path.package-registry"},
-      {"/root/.config/gh/hosts.yml", "path.cloud-cli"},
+      {"/root/.npmrc", ""},
+      {"/root/.pypirc", ""},
+      {"/root/.config/gh/hosts.yml", ""},
+      {"/root/.cargo/credentials.toml", "path.package-registry"},
       {"/root/.config/gcloud/application_default_credentials.json", "path.cloud-cli"},
       {"/root/.vault-token", "path.cloud-cli"},
       {"/root/.gnupg/private-keys-v1.d/AB.key", "path.private-keyring"},
       {"/root/.cache/huggingface/token", "path.huggingface-token"},
       {"/root/.local/share/jupyter/runtime/kernel-1.json", "path.jupyter-runtime"},
       {"/root/.pgpass", "path.database-clients"},
-      {"/app/.env", "path.dotenv"},
-      {"/app/.env.production", "path.dotenv"},
+      {"/root/.aws/config", ""},
+      {"/app/.env", ""},
+      {"/app/.env.production", ""},
       {"/app/.env.example", ""},
-      {"/root/.bash_history", "path.shell-history"},
-      {"/root/.local/share/fish/fish_history", "path.shell-history"},
-      {"/root/.python_history", "path.shell-history"},
+      {"/root/.bash_history", "cache.shell-history"},
+      {"/root/.local/share/fish/fish_history", "cache.shell-history"},
+      {"/root/.python_history", "cache.shell-history"},
       {"/app/README.md", ""},
   };
   for (const auto& c : cases) EXPECT_EQ(RuleFor(*f, c.path), c.rule) << c.path;
   // Every built-in rule id is exercised above or is a documented extra.
   for (const PathRule& r : p.path_rules) {
-    bool seen = r.kind == kKindKeep || r.elf_core_only;
+    bool seen = r.kind == kKindKeep || r.elf_core_only || r.content_decides;
     for (const auto& c : cases) seen = seen || r.id == c.rule;
     EXPECT_TRUE(seen) << r.id << " has no test path";
   }
@@ -222,7 +225,7 @@ TEST(PolicyFilterTest, IncludeRulesOffAllowListAndActions) {
   Policy p = DefaultPolicy();
   ASSERT_TRUE(MergePolicyText(R"({
     "include": ["/root/.cache/pip/keep-me"],
-    "rules": {"path.shell-history": false, "secret.jwt": false},
+    "rules": {"cache.shell-history": false, "secret.jwt": false},
     "allow": [{"path": "/app/tests/**", "rule": "secret.aws-access-key-id"}],
     "actions": {"secret": "keep-and-report", "cache": "keep-and-report"}
   })", "p.json", &p).ok());
