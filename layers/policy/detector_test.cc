@@ -187,6 +187,7 @@ std::vector<Case> Cases() {
       {"sql-identified-by", "CREATE USER app IDENTIFIED BY '" + Rnd(14, kB62, 86) + "';\n",
        "CREATE USER app IDENTIFIED BY 'password';\n"},
       {"generic-secret-assignment", "export DB_PASS=" + Rnd(14, kB62, 87) + "\n", "compass_dir=/usr/share/compass\n"},
+      {"generic-secret-assignment", "var dbPass := \"" + Rnd(14, kB62, 89) + "\"\n", "bypass: true\n"},
       {"generic-secret-assignment", "  stripe_key: \"" + Rnd(30, kB62, 88) + "\"\n", "  primary_key: \"user_id_and_tenant_id\"\n"},
       {"age-secret-key", "AGE-SECRET-KEY-1" + Rnd(58, "QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L", 80) + "\n", "AGE-SECRET-KEY-1\n"},
   };

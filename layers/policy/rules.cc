@@ -231,8 +231,8 @@ const RuleDef kRules[] = {
      3.0},
     {"sendgrid-api-key", "SendGrid API key",
      R"re(\b(SG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43}))re"},
-    {"mailgun-api-key", "Mailgun API key", R"re(\b(key-[0-9a-f]{32})\b)re", nullptr, C::kNone,
-     3.0},
+    {"mailgun-api-key", "Mailgun API key", R"re(\b(key-[0-9a-z]{32})\b)re", nullptr, C::kNone,
+     3.5},
     {"mailchimp-api-key", "Mailchimp API key", R"re(\b([0-9a-f]{32}-us\d{1,2})\b)re", nullptr,
      C::kNone, 3.0},
     {"postmark-token", "Postmark server token",
@@ -343,8 +343,8 @@ const RuleDef kRules[] = {
      C::kPassword},
     // ---- Generic assignments (last: the most expensive to confirm)
     {"generic-secret-assignment", "secret-looking name assigned a high-entropy literal",
-     R"re((?i)([a-z0-9_.\-]*(?:passw(?:or)?d|passwd|pwd|[_.\-]pass|secret|token|api[_.\-]?key|apikey|[_.\-]key|credentials?|salt)[a-z0-9_.\-]*)(?:\\?["'])?[ \t]*(?:=|:=|:|=>)[ \t]*(?:\\?"([^"\\\n]{6,200})\\?"|'([^'\n]{6,200})'|([^\s"'`,;\\]{6,200})))re",
-     R"re((?i)(?:passw(?:or)?d|passwd|pwd|[_.\-]pass|secret|token|api[_.\-]?key|apikey|[_.\-]key|credentials?|salt)[a-z0-9_.\-]*(?:\\?["'])?[ \t]*(?:=|:|=>))re",
+     R"re((?i)([a-z0-9_.\-]*(?:pass|pwd|secret|token|api[_.\-]?key|apikey|[_.\-]key|credentials?|salt)[a-z0-9_.\-]*)(?:\\?["'])?[ \t]*(?:=|:=|:|=>)[ \t]*(?:\\?"([^"\\\n]{6,200})\\?"|'([^'\n]{6,200})'|([^\s"'`,;\\]{6,200})))re",
+     R"re((?i)(?:pass|pwd|secret|token|api[_.\-]?key|apikey|[_.\-]key|credentials?|salt)[a-z0-9_.\-]*(?:\\?["'])?[ \t]*(?:=|:|=>))re",
      C::kGeneric, 3.0, 2},
 };
 
