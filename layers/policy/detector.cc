@@ -122,10 +122,29 @@ bool GenericValueOk(std::string_view key, std::string_view value, double min_ent
   if (value.find("://") != std::string_view::npos) return false;
   if (value[0] == '/' || value.substr(0, 2) == "./" || value.substr(0, 2) == "~/") return false;
   for (char c : value) {
-    if (c == ' ' || c == '\t') return false;
+    // Printable ASCII only: binary bytes around a keyword are not a value.
+    if (c <= ' ' || c >= 0x7f) return false;
   }
+  // Identifiers ("_DSAPrivateKey", "BearerToken") are names, not literals.
+  const bool identifier = std::all_of(value.begin(), value.end(), [](char c) {
+    return std::isalpha(static_cast<unsigned char>(c)) || c == '_';
+  });
+  if (identifier && (value.size() < 24 || ShannonEntropy(value) < 4.0)) return false;
+  if (value[0] == ':' || value[0] == '=') return false;  // "Foo::Bar", "a == b"
   std::string k(key);
   for (char& c : k) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  // "pass" counts in "password", "passwd" and at the end ("db_pass", "dbPass"),
+  // not in "Passed:", "bypass_cache", "passthrough".
+  const bool ends_pass = k.size() >= 4 && k.compare(k.size() - 4, 4, "pass") == 0 &&
+                         (k.size() == 4 || !std::isalpha(static_cast<unsigned char>(k[k.size() - 5])) ||
+                          std::isupper(static_cast<unsigned char>(key[key.size() - 4])));
+  bool strong = ends_pass || k.find("passw") != std::string::npos;
+  // Names that only say "key" must end with it: "jdk.tls.keyLimits" is a setting.
+  for (std::string_view w : {"pwd", "secret", "token", "apikey", "api_key", "api-key",
+                             "api.key", "credential", "salt"}) {
+    strong = strong || k.find(w) != std::string::npos;
+  }
+  if (!strong && !(k.size() >= 3 && k.compare(k.size() - 3, 3, "key") == 0)) return false;
   static constexpr std::string_view kNotSecretSuffixes[] = {
       "name", "_file", "file", "path", "_url", "url", "_id", "type", "_env", "length", "ttl",
       "expiry", "expires", "header", "field", "_ref", "arn", "_dir", "endpoint", "_uri", "policy",
@@ -165,6 +184,7 @@ struct ScanCtx {
   ScanOutput* out;
   std::vector<size_t> covered_until;  // per rule: candidates ending before this are done
   std::vector<char> enabled;          // per rule: not disabled and path matches
+  bool code_file = false;             // IsCodeFile(path)
   size_t line_off = 0;
   uint64_t line_no = 1;
   std::set<std::string> seen;
@@ -222,6 +242,18 @@ void ConfirmValue(ScanCtx& ctx, const Detector::Compiled& r, size_t value_off,
       break;
     case RuleCheck::kPassword:
       if (LooksLikeReference(value) || LooksLikePlaceholder(value)) return;
+      if (std::any_of(value.begin(), value.end(), [](char c) { return c < ' ' || c >= 0x7f; })) {
+        return;
+      }
+      // Too short to matter, or a lowercase word ("options", "respectively.")
+      // that is prose rather than a password.
+      if (value.size() < 6) return;
+      if (value.size() < 16 && std::all_of(value.begin(), value.end(), [](char c) {
+            return std::islower(static_cast<unsigned char>(c)) != 0 || c == '.' || c == ',' ||
+                   c == ';' || c == ':';
+          })) {
+        return;
+      }
       if (ShannonEntropy(value) < std::max(def.min_entropy, 1.5)) return;
       break;
     case RuleCheck::kUserPassB64: {
@@ -230,7 +262,9 @@ void ConfirmValue(ScanCtx& ctx, const Detector::Compiled& r, size_t value_off,
       size_t colon = decoded.find(':');
       if (colon == std::string::npos || colon + 1 >= decoded.size()) return;
       std::string_view pass = std::string_view(decoded).substr(colon + 1);
-      if (LooksLikePlaceholder(pass) || !IsPrintableText(decoded)) return;
+      if (LooksLikePlaceholder(value) || LooksLikePlaceholder(pass) || !IsPrintableText(decoded)) {
+        return;
+      }
       reason += " (decoded user:password)";
       break;
     }
@@ -254,6 +288,39 @@ void ConfirmValue(ScanCtx& ctx, const Detector::Compiled& r, size_t value_off,
       break;
   }
   ctx.Add(r, value_off, value, std::move(reason));
+}
+
+// "Foo.Bar", "self.key", "os.sep": an expression, not a literal.
+bool IsDottedIdentifier(std::string_view v) {
+  bool dot = false, start = true;
+  for (char c : v) {
+    if (c == '.') {
+      if (start) return false;
+      dot = true;
+      start = true;
+    } else if (std::isalpha(static_cast<unsigned char>(c)) || c == '_' ||
+               (!start && std::isdigit(static_cast<unsigned char>(c)))) {
+      start = false;
+    } else {
+      return false;
+    }
+  }
+  return dot && !start;
+}
+
+// Files whose assignments are code: literal secrets there are quoted.
+bool IsCodeFile(std::string_view path) {
+  size_t dot = path.rfind('.');
+  size_t slash = path.rfind('/');
+  if (dot == std::string_view::npos || (slash != std::string_view::npos && dot < slash)) return false;
+  std::string_view ext = path.substr(dot + 1);
+  static constexpr std::string_view kCode[] = {
+      "py", "pyi", "js", "mjs", "cjs", "ts", "tsx", "jsx", "go", "java", "kt", "scala", "rb", "c",
+      "cc", "cpp", "h", "hpp", "cs", "php", "rs", "swift", "m", "lua", "pl", "r", "dart", "groovy"};
+  for (std::string_view k : kCode) {
+    if (ext == k) return true;
+  }
+  return false;
 }
 
 bool IsKeyChar(char c) {
@@ -298,7 +365,18 @@ size_t ConfirmAssignment(ScanCtx& ctx, const Detector::Compiled& r, size_t end) 
       ++e;
     }
   }
-  if (e - v >= 6 && e - v <= 200) ConfirmValue(ctx, r, v, d.substr(v, e - v), key);
+  if (e - v < 6 || e - v > 200) return e;
+  const std::string_view value = d.substr(v, e - v);
+  // Test logs: "PASS: suite/case".
+  if (key.size() == 4 && (key[0] == 'P' || key[0] == 'p') && d[end - 1] == ':') return e;
+  if (quote == 0) {
+    // Source code keeps secrets in string literals; an unquoted value there
+    // is an expression ("key[:16]", "typing.Optional[bytes]", "Keyword.Type").
+    if (ctx.code_file) return e;
+    if (value.find_first_of("[](){}<>") != std::string_view::npos) return e;
+    if (IsDottedIdentifier(value)) return e;
+  }
+  ConfirmValue(ctx, r, v, value, key);
   return e;
 }
 
@@ -550,6 +628,7 @@ void Detector::ScanInto(std::string_view data, std::string_view path, int depth,
   ctx.path = path;
   ctx.depth = depth;
   ctx.out = out;
+  ctx.code_file = IsCodeFile(path);
   ctx.covered_until.assign(rules_.size(), 0);
   ctx.enabled.assign(rules_.size(), 1);
   for (size_t i = 0; i < rules_.size(); ++i) {

@@ -325,6 +325,19 @@ TEST_F(DetectorTest, DecoysStayQuiet) {
       "  - name: API_TOKEN\n    valueFrom:\n      secretKeyRef: {name: api, key: token}\n",
   };
   for (const char* d : decoys) EXPECT_TRUE(Rules(d).empty()) << d;
+  // Seen in real trees (Debian's own files): code expressions, test logs,
+  // settings whose names merely contain "key".
+  const char* real[][2] = {
+      {"/usr/lib/python3/x/fernet.py", "        self._signing_key = key[:16]\n"},
+      {"/usr/lib/python3/x/dsa.py", "    backend: \"Backend\", private_key: \"_DSAPrivateKey\", data: bytes\n"},
+      {"/usr/lib/python3/x/lexer.py", "    token = Keyword.Reserved\n"},
+      {"/usr/share/doc/x/test-summary", "PASS: binutils-all/i386/pr21231a\nPassed: compiler/c2/Test8004741.java\n"},
+      {"/etc/java/java.security", "jdk.tls.keyLimits=AES/GCM/NoPadding KeyUpdate 2^37\n"},
+      {"/usr/share/perl5/T.pm", "package HTML::TokeParser::Simple::Token::Declaration;\n"},
+      {"/usr/share/doc/wget/NEWS", "\t--user and --password respectively.\n"},
+      {"/usr/share/doc/x/rfc.txt", "Authorization: Basic czZCaGRSa3F0MzpnWDFmQmF0M2JW\n"},
+  };
+  for (const auto& r : real) EXPECT_TRUE(Rules(r[1], r[0]).empty()) << r[1];
 }
 
 TEST_F(DetectorTest, HostileInputStaysBounded) {

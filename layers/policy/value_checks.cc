@@ -65,6 +65,14 @@ bool LooksLikePlaceholder(std::string_view value) {
   for (std::string_view w : kWords) {
     if (v.find(w) != std::string::npos) return true;
   }
+  // Published example credentials (RFC 6749, Stripe, Slack and jwt.io docs).
+  static constexpr std::string_view kPublicExamples[] = {
+      "2YotnFZFEjr1zCsicMWpAA", "tGzv3JOkF0XG5Qx2TlKWIA", "czZCaGRSa3F0MzpnWDFmQmF0M2JW",
+      "sk_test_4eC39HqLyjWDarjtT1zdp7dc", "xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy",
+      "SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c", "JBSWY3DPEHPK3PXP"};
+  for (std::string_view ex : kPublicExamples) {
+    if (value.find(ex) != std::string_view::npos) return true;
+  }
   // Words that stand in for a password in docs and samples.
   static constexpr std::string_view kWholeWords[] = {
       "password", "passwd", "pass", "secret", "pwd", "admin", "root", "test", "guest", "user",
