@@ -160,6 +160,8 @@ std::vector<Case> Cases() {
       {"redis-requirepass", "requirepass " + Rnd(24, kB62, 64) + "\n", "# requirepass foobared\n"},
       {"cli-password", "mysql -u root -p'" + Rnd(16, kB62, 65) + "' shop\n", "mysql -u root -p shop\n"},
       {"cli-password", "curl -u admin:" + Rnd(16, kB62, 66) + " https://x\n", "curl -u admin https://x\n"},
+      {"docker-login-password", "docker login -u ci -p " + Rnd(16, kB62, 90) + " registry.corp\n",
+       "docker login -u ci --password-stdin registry.corp\n"},
       {"django-secret-key", "SECRET_KEY = 'django-insecure-" + Rnd(50, "abcdefghijklmnopqrstuvwxyz0123456789!@#%^&*(-_=+)", 67) + "'\n",
        "SECRET_KEY = os.environ['SECRET_KEY']\n"},
       {"private-key-rsa", Pem("RSA PRIVATE KEY", 68), "-----BEGIN RSA PRIVATE KEY-----\n...\n-----END RSA PRIVATE KEY-----\n"},
