@@ -117,7 +117,6 @@ bool IsPrintableText(std::string_view s) {
 
 // Generic `name = value`: only literal, password-like or random values count.
 bool GenericValueOk(std::string_view key, std::string_view value, double min_entropy) {
-  if (LooksLikeReference(value) || LooksLikePlaceholder(value)) return false;
   if (value.size() < 8) return false;
   if (value.find("://") != std::string_view::npos) return false;
   if (value[0] == '/' || value.substr(0, 2) == "./" || value.substr(0, 2) == "~/") return false;
@@ -157,6 +156,8 @@ bool GenericValueOk(std::string_view key, std::string_view value, double min_ent
   }
   const double e = ShannonEntropy(value);
   if (e < min_entropy) return false;
+  // The costlier checks last.
+  if (LooksLikeReference(value) || LooksLikePlaceholder(value)) return false;
   const int classes = CharClassCount(value);
   bool digit = false, lower_or_sep_only = true;
   for (unsigned char c : value) {
