@@ -1,7 +1,9 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "layers/policy/policy.h"
 #include "layers/policy/policy_filter.h"
@@ -287,6 +289,25 @@ TEST(PolicyFilterTest, FilterEnvByNameAndByValue) {
   EXPECT_TRUE(SecretLookingEnvName("npm_token"));
   EXPECT_FALSE(SecretLookingEnvName("HOME"));
   EXPECT_FALSE(SecretLookingEnvName("GOOGLE_APPLICATION_CREDENTIALS_FILE"));
+}
+
+TEST(PolicyFilterTest, ConcurrentEvaluationsAgree) {
+  auto f = MakePolicyFilter({});
+  ASSERT_TRUE(f.ok());
+  const std::string text = "a\nid = AKIAQ3EGUPDW7NKXLB5Z\npassword = \"Zq8vN3xT2pLw!\"\n";
+  std::vector<std::thread> threads;
+  std::atomic<int> mismatches{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 50; ++i) {
+        auto r = (*f)->EvaluateBuffer(File("/app/c.py"), text);
+        if (r.decision.findings.size() != 2) ++mismatches;
+        if ((*f)->EvaluatePath(File("/root/.cache/pip/x")).findings.size() != 1) ++mismatches;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(mismatches.load(), 0);
 }
 
 TEST(PolicyFilterTest, PolicyJsonRoundTripsTheDefaults) {
