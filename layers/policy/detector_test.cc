@@ -144,6 +144,8 @@ std::vector<Case> Cases() {
       {"telegram-bot-token", "TELEGRAM_BOT_TOKEN=581920374:AA" + Rnd(33, kTok, 52) + "\n", "time 12:34:56\n"},
       {"twilio-api-key", "sid SK" + Rnd(32, kHex, 53) + "\n", "SKIP this\n"},
       {"twilio-auth-token", "auth_token = '" + Rnd(32, kHex, 54) + "'\n", "auth_token = ''\n"},
+      {"twilio-sid-token-pair", "client = Client('AC" + Rnd(32, kHex, 91) + "', '" + Rnd(32, kHex, 92) + "')\n",
+       "client = Client('AC" + Rnd(32, kHex, 91) + "', os.environ['TWILIO_TOKEN'])\n"},
       {"sendgrid-api-key", "SG." + Rnd(22, kTok, 55) + "." + Rnd(43, kTok, 56) + "\n", "SG.example\n"},
       {"mailgun-api-key", "MAILGUN=key-" + Rnd(32, kHex, 57) + "\n", "primary-key-index\n"},
       {"jwt", "Authorization: Bearer " + jwt + "\n", "token prefix eyJhbGciOiJIUzI1NiJ9.\n"},

@@ -229,6 +229,8 @@ const RuleDef kRules[] = {
     {"twilio-auth-token", "Twilio auth token",
      R"re((?i)(?:twilio[a-z_]*|auth)_?token)re" SEP R"re(([a-f0-9]{32})\b)re", nullptr, C::kNone,
      3.0},
+    {"twilio-sid-token-pair", "Twilio auth token passed next to its account SID",
+     R"re(\bAC[a-f0-9]{32}["']?\s*[,:]\s*["']?([a-f0-9]{32})\b)re", nullptr, C::kNone, 3.0},
     {"sendgrid-api-key", "SendGrid API key",
      R"re(\b(SG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43}))re"},
     {"mailgun-api-key", "Mailgun API key", R"re(\b(key-[0-9a-z]{32})\b)re", nullptr, C::kNone,
