@@ -6,6 +6,7 @@
 
 namespace ctrsnap::cli {
 
+void AddDemoCommand(CLI::App& root, Context& ctx);
 void AddDiffCommand(CLI::App& root, Context& ctx);
 void AddDoctorCommand(CLI::App& root, Context& ctx);
 void AddDriftCommand(CLI::App& root, Context& ctx);
@@ -13,6 +14,8 @@ void AddGcCommand(CLI::App& root, Context& ctx);
 void AddGpuCommand(CLI::App& root, Context& ctx);
 void AddInstallCommands(CLI::App& root, Context& ctx);
 void AddLogCommand(CLI::App& root, Context& ctx);
+void AddPolicyCommand(CLI::App& root, Context& ctx);
+void AddScanCommand(CLI::App& root, Context& ctx);
 void AddSealCommand(CLI::App& root, Context& ctx);
 void AddStatusCommand(CLI::App& root, Context& ctx);
 

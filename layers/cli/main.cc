@@ -9,10 +9,13 @@ namespace ctrsnap::cli {
 
 // One entry per subcommand, in the order --help lists them.
 static constexpr AddCommandFn kCommands[] = {
+    AddDemoCommand,
     AddStatusCommand,
     AddSealCommand,
     AddLogCommand,
     AddDiffCommand,
+    AddScanCommand,
+    AddPolicyCommand,
     AddGcCommand,
     AddDriftCommand,
     AddGpuCommand,
