@@ -10,6 +10,16 @@
 //     status:  {"live":N,"generations":[{id,label,sealed,bytes,files}],"journal":{...}}
 //     seal:    {"sealed":N,"live":N+1,"blocked_us":T}
 // Unknown ops, malformed JSON and oversized lines (> 64 KiB) get an error reply.
+// Server details (fusefs/control/control_server.h):
+//   - "v" may be omitted (means 1); any other version is an error reply.
+//   - seal "label": at most 128 bytes of printable ASCII without '/';
+//     compact "through": an unsigned integer. Wrong types are error replies.
+//   - A reply that is not a JSON object is wrapped as {"result": ...}.
+//   - Several requests may be sent on one connection, one reply each, in order.
+//   - A peer whose uid is not 0, or beyond the connection limit, gets one
+//     error reply and is disconnected; so does an oversized line, and a
+//     request not completed within the request timeout (10 s); an idle
+//     connection is closed after 60 s.
 #pragma once
 
 #include <string>

@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <ctime>
 
+#include <nlohmann/json.hpp>
+
 #include "common/file_util.h"
 #include "common/log.h"
 #include "common/state_layout.h"
@@ -77,6 +79,7 @@ Result<std::shared_ptr<ChangeJournal::File>> ChangeJournal::OpenFile(const std::
     keep = kJournalHeaderSize;
   }
   file->size = keep;
+  file->generation = generation;
   return file;
 }
 
@@ -162,12 +165,30 @@ void ChangeJournal::Record(JournalEntry e) {
   EnqueueLocked(std::move(e));
 }
 
+void ChangeJournal::OpenHandle(uint64_t fh, JournalEntry opener) {
+  if (options_.resolve_comm && opener.comm.empty() && opener.pid > 0) {
+    opener.comm = comms_.Lookup(opener.pid);
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  if (openers_.size() >= options_.max_queued_entries && !openers_.count(fh)) return;
+  openers_[fh] = Opener{opener.uid, opener.gid, opener.pid, std::move(opener.comm)};
+}
+
 void ChangeJournal::RecordWrite(uint64_t fh, JournalEntry w) {
   w.op = JournalOp::kWrite;
   w.count = 1;
   if (w.time_ns == 0) w.time_ns = RealtimeNs();
   const uint64_t end = w.offset + w.length;
   std::unique_lock<std::mutex> lock(mu_);
+  if (w.pid == 0) {
+    // Writeback of cached pages carries no caller: credit the opener.
+    if (auto it = openers_.find(fh); it != openers_.end()) {
+      w.uid = it->second.uid;
+      w.gid = it->second.gid;
+      w.pid = it->second.pid;
+      w.comm = it->second.comm;
+    }
+  }
   for (;;) {
     auto it = pending_.find(fh);
     if (it != pending_.end()) {
@@ -211,7 +232,11 @@ void ChangeJournal::FlushHandle(uint64_t fh) {
   EnqueueLocked(std::move(done));
 }
 
-void ChangeJournal::ReleaseHandle(uint64_t fh) { FlushHandle(fh); }
+void ChangeJournal::ReleaseHandle(uint64_t fh) {
+  FlushHandle(fh);
+  std::lock_guard<std::mutex> lock(mu_);
+  openers_.erase(fh);
+}
 
 void ChangeJournal::EmitPendingLocked(std::chrono::milliseconds max_age) {
   if (pending_.empty()) return;
@@ -231,24 +256,59 @@ void ChangeJournal::EmitPendingLocked(std::chrono::milliseconds max_age) {
   for (auto& e : ready) EnqueueLocked(std::move(e));
 }
 
-Status ChangeJournal::AppendLocked(const std::vector<JournalEntry>& batch) {
-  if (batch.empty()) return Status::Ok();
-  if (!file_) return Status::Internal("journal: no open file");
+void ChangeJournal::NoteErrorLocked(const Status& st, uint64_t dropped) {
+  records_dropped_ += dropped;
+  last_error_ = st.ToString();
+  if (sticky_error_.ok()) sticky_error_ = st;
+  LogWarn(last_error_);
+}
+
+Status ChangeJournal::SwitchFileLocked(uint64_t gen) {
+  while (!file_ || file_->generation != gen) {
+    // The next file: the oldest generation rotated to that is <= GEN (each
+    // gets its file, even when nothing was recorded in it), else GEN itself.
+    uint64_t next = gen;
+    if (!gens_to_open_.empty() && gens_to_open_.front() < gen &&
+        (!file_ || gens_to_open_.front() > file_->generation)) {
+      next = gens_to_open_.front();
+    }
+    if (file_ && unsynced_) {
+      // The sealed generation's journal is complete: make it durable.
+      Status st = SyncFd(file_->fd.get(), "journal");
+      if (!st.ok()) NoteErrorLocked(st, 0);
+    }
+    unsynced_ = false;
+    uint64_t max_seq = 0;
+    uint64_t torn = 0;
+    Result<std::shared_ptr<File>> f =
+        OpenFile(layout::JournalPath(state_dir_, next), next, &max_seq, &torn);
+    if (!f.ok()) {
+      file_.reset();  // retried with the next batch
+      return f.status().WithContext("journal: open generation " + std::to_string(next));
+    }
+    file_ = std::move(f).value();
+    torn_bytes_dropped_ += torn;
+    while (!gens_to_open_.empty() && gens_to_open_.front() <= next) {
+      gens_to_open_.erase(gens_to_open_.begin());
+    }
+  }
+  return Status::Ok();
+}
+
+Status ChangeJournal::AppendLocked(const JournalEntry* begin, const JournalEntry* end) {
+  if (begin == end) return Status::Ok();
   encode_buf_.clear();
-  for (const auto& e : batch) AppendJournalFrame(e, encode_buf_);
+  for (const JournalEntry* e = begin; e != end; ++e) AppendJournalFrame(*e, encode_buf_);
   Status st = WriteAll(file_->fd.get(), encode_buf_);
   if (!st.ok()) {
     // Cut a partial append back so that later appends stay readable.
     if (::ftruncate(file_->fd.get(), static_cast<off_t>(file_->size)) != 0) {
       LogError("journal: cannot cut back a failed append");
     }
-    st = st.WithContext("journal append");
-    last_error_ = st.ToString();
-    if (sticky_error_.ok()) sticky_error_ = st;
-    return st;
+    return st.WithContext("journal append");
   }
   file_->size += encode_buf_.size();
-  records_written_ += batch.size();
+  records_written_ += static_cast<uint64_t>(end - begin);
   bytes_written_ += encode_buf_.size();
   unsynced_ = true;
   if (encode_buf_.capacity() > (4u << 20)) std::string().swap(encode_buf_);
@@ -256,20 +316,45 @@ Status ChangeJournal::AppendLocked(const std::vector<JournalEntry>& batch) {
 }
 
 Status ChangeJournal::WriteQueuedLocked(bool emit_all_pending) {
+  uint64_t live = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
     EmitPendingLocked(emit_all_pending ? std::chrono::milliseconds(0) : options_.flush_interval);
     spare_.clear();
     queue_.swap(spare_);
+    live = generation_;
+    gens_to_open_.insert(gens_to_open_.end(), rotations_.begin(), rotations_.end());
+    rotations_.clear();
   }
   room_cv_.notify_all();
-  Status st = AppendLocked(spare_);
+  Status first;
+  // The queue is in seq order and generations only grow: write it run by run.
+  const JournalEntry* p = spare_.data();
+  const JournalEntry* const end = p + spare_.size();
+  while (p != end) {
+    const uint64_t gen = p->generation;
+    const JournalEntry* run_end = p;
+    while (run_end != end && run_end->generation == gen) ++run_end;
+    Status st = SwitchFileLocked(gen);
+    if (st.ok()) st = AppendLocked(p, run_end);
+    if (!st.ok()) {
+      NoteErrorLocked(st, static_cast<uint64_t>(run_end - p));
+      if (first.ok()) first = st;
+    }
+    p = run_end;
+  }
   spare_.clear();
-  return st;
+  // After a Rotate with nothing recorded since: still close the old file
+  // and create the new one now.
+  Status st = SwitchFileLocked(live);
+  if (!st.ok()) {
+    NoteErrorLocked(st, 0);
+    if (first.ok()) first = st;
+  }
+  return first;
 }
 
 Status ChangeJournal::Rotate(uint64_t new_generation) {
-  std::lock_guard<std::mutex> io(io_mu_);
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (new_generation <= generation_) {
@@ -277,31 +362,19 @@ Status ChangeJournal::Rotate(uint64_t new_generation) {
                                      std::to_string(new_generation) + " after " +
                                      std::to_string(generation_));
     }
+    // Writes pending on open handles happened in the old generation.
     EmitPendingLocked(std::chrono::milliseconds(0));
-    spare_.clear();
-    queue_.swap(spare_);
     generation_ = new_generation;
+    rotations_.push_back(new_generation);
+    flush_requested_ = true;
   }
-  room_cv_.notify_all();
-  Status st = AppendLocked(spare_);
-  spare_.clear();
-  if (st.ok() && file_) st = SyncFd(file_->fd.get(), "journal");
-  if (st.ok()) unsynced_ = false;
-  uint64_t max_seq = 0;
-  uint64_t torn = 0;
-  Result<std::shared_ptr<File>> next = OpenFile(layout::JournalPath(state_dir_, new_generation),
-                                                new_generation, &max_seq, &torn);
-  if (!next.ok()) {
-    // Keep appending to the old file rather than losing records; the error
-    // is reported now and by the next Flush.
-    Status err = next.status().WithContext("journal rotate");
-    last_error_ = err.ToString();
-    if (sticky_error_.ok()) sticky_error_ = err;
-    return err;
-  }
-  file_ = std::move(next).value();
-  torn_bytes_dropped_ += torn;
-  return st;
+  // Not even a wakeup here: on a busy machine the woken flusher can preempt
+  // the sealing thread. The caller's Flush() after the seal, or the
+  // flusher's next tick, completes the rotation.
+  if (options_.start_flusher) return Status::Ok();
+  // No flusher (tests): do its work now.
+  std::lock_guard<std::mutex> io(io_mu_);
+  return WriteQueuedLocked(/*emit_all_pending=*/true);
 }
 
 Status ChangeJournal::Flush() {
@@ -327,9 +400,9 @@ void ChangeJournal::FlusherLoop() {
     std::shared_ptr<File> to_sync;
     {
       std::lock_guard<std::mutex> io(io_mu_);
-      Status st = WriteQueuedLocked(all);
-      if (!st.ok()) LogWarn(st.ToString());
-      if (options_.sync_on_flush && unsynced_) {
+      Status st = WriteQueuedLocked(all);  // errors: logged and kept sticky
+      (void)st;
+      if (options_.sync_on_flush && unsynced_ && file_) {
         to_sync = file_;
         unsynced_ = false;
       }
@@ -340,14 +413,27 @@ void ChangeJournal::FlusherLoop() {
     if (to_sync) {
       Status st = SyncFd(to_sync->fd.get(), "journal");
       if (!st.ok()) {
-        LogWarn(st.ToString());
         std::lock_guard<std::mutex> io(io_mu_);
-        last_error_ = st.ToString();
-        if (sticky_error_.ok()) sticky_error_ = st;
+        NoteErrorLocked(st, 0);
       }
     }
     lock.lock();
   }
+}
+
+nlohmann::json JournalStatsToJson(const JournalStats& s) {
+  nlohmann::json j = {{"generation", s.generation},
+                      {"next_seq", s.next_seq},
+                      {"records_written", s.records_written},
+                      {"bytes_written", s.bytes_written},
+                      {"writes_coalesced", s.writes_coalesced},
+                      {"queue_high_water", s.queue_high_water},
+                      {"blocked_records", s.blocked_records},
+                      {"pending_writes", s.pending_writes},
+                      {"torn_bytes_dropped", s.torn_bytes_dropped},
+                      {"records_dropped", s.records_dropped}};
+  if (!s.last_error.empty()) j["last_error"] = s.last_error;
+  return j;
 }
 
 uint64_t ChangeJournal::generation() const {
@@ -362,6 +448,7 @@ JournalStats ChangeJournal::stats() const {
     s.records_written = records_written_;
     s.bytes_written = bytes_written_;
     s.torn_bytes_dropped = torn_bytes_dropped_;
+    s.records_dropped = records_dropped_;
     s.last_error = last_error_;
     std::lock_guard<std::mutex> lock(mu_);
     s.generation = generation_;

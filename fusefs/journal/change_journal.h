@@ -23,9 +23,13 @@
 // Generations: entries are stamped with the live generation when they are
 // queued. Rotate(new_gen) moves the journal to the new generation: everything
 // recorded before it (pending writes included) goes to the old file, which is
-// fsynced; everything after goes to the new one. The fs calls Rotate while it
-// holds its seal lock exclusively; Rotate costs one write + fdatasync of what
-// was queued since the last flush, plus creating the new file.
+// then fdatasynced; everything after goes to the new one. The fs calls Rotate
+// while it holds its seal lock exclusively, so Rotate does no I/O and wakes
+// no thread: it stamps the boundary in the queue (O(pending writes)). The
+// old file is written and synced, and the new one created, by the next
+// Flush() or flusher tick (within flush_interval). The fs calls Flush() once
+// it has released its seal lock, before replying to the seal request, so a
+// seal implies a durable journal of the sealed generation.
 //
 // Lock order: io_mu_ before mu_. Neither is held while calling out.
 #pragma once
@@ -39,6 +43,8 @@
 #include <thread>
 #include <unordered_map>
 #include <vector>
+
+#include <nlohmann/json_fwd.hpp>
 
 #include "common/status.h"
 #include "common/unique_fd.h"
@@ -73,8 +79,13 @@ struct JournalStats {
   uint64_t blocked_records = 0;  // Record calls that waited for a full queue
   uint64_t pending_writes = 0;   // handles with a pending coalesced write now
   uint64_t torn_bytes_dropped = 0;  // torn tail cut off the live file at Open
+  uint64_t records_dropped = 0;  // records lost to I/O errors (see last_error)
   std::string last_error;        // last I/O error of the flusher, empty if none
 };
+
+// {"generation":..,"next_seq":..,"records_written":..,...} for the control
+// protocol's status reply ("journal" field).
+nlohmann::json JournalStatsToJson(const JournalStats& s);
 
 class ChangeJournal {
  public:
@@ -98,16 +109,25 @@ class ChangeJournal {
   // FUSE fh, unique among open handles). W carries path, ino, offset, length
   // and the caller; op/count are set here. See "Write coalescing" above.
   void RecordWrite(uint64_t fh, JournalEntry w);
+  // Remembers the caller that opened FH (FUSE open/create: uid, gid, pid,
+  // comm of OPENER; comm is resolved now, while the process exists). Writes
+  // on FH that arrive without a caller (pid 0: the kernel writing back cached
+  // pages) are attributed to it. Forgotten at ReleaseHandle(). At most
+  // max_queued_entries handles are remembered; beyond, writes keep pid 0.
+  void OpenHandle(uint64_t fh, JournalEntry opener);
   // Emits FH's pending write, if any (FUSE flush).
   void FlushHandle(uint64_t fh);
-  // Emits FH's pending write and forgets FH (FUSE release).
+  // Emits FH's pending write and forgets FH and its opener (FUSE release).
   void ReleaseHandle(uint64_t fh);
 
-  // Seal: see "Generations" above. REQUIRES: new_generation > generation().
+  // Seal: see "Generations" above. Never blocks on disk I/O; errors of the
+  // file switch surface in the next Flush() and in stats().last_error.
+  // REQUIRES: new_generation > generation().
   Status Rotate(uint64_t new_generation);
 
-  // Writes everything recorded so far (pending writes included) and
-  // fdatasyncs the file. Returns the first I/O error since the last Flush.
+  // Writes everything recorded so far (pending writes included), completes a
+  // rotation in progress (old file synced, new file created) and fdatasyncs
+  // the current file. Returns the first I/O error since the last Flush.
   Status Flush();
 
   uint64_t generation() const;
@@ -123,6 +143,7 @@ class ChangeJournal {
   // outside io_mu_ while Rotate moves on to the next file.
   struct File {
     UniqueFd fd;
+    uint64_t generation = 0;
     uint64_t size = 0;  // bytes known to be good; a failed append is cut back to it
   };
 
@@ -139,10 +160,16 @@ class ChangeJournal {
   // REQUIRES: mu_ held. Emits pending writes at least MAX_AGE old (all when 0).
   void EmitPendingLocked(std::chrono::milliseconds max_age);
   // REQUIRES: io_mu_ held, mu_ not held. Takes the queue (after emitting
-  // pending writes, all or the old ones) and appends it to file_.
+  // pending writes, all or the old ones), appends it to the files of its
+  // generations and moves file_ to the live generation.
   Status WriteQueuedLocked(bool emit_all_pending);
+  // REQUIRES: io_mu_ held. Makes file_ the file of GEN, syncing the old one
+  // and creating the files of the generations rotated through on the way.
+  Status SwitchFileLocked(uint64_t gen);
+  // REQUIRES: io_mu_ held. BATCH holds entries of file_'s generation.
+  Status AppendLocked(const JournalEntry* begin, const JournalEntry* end);
   // REQUIRES: io_mu_ held.
-  Status AppendLocked(const std::vector<JournalEntry>& batch);
+  void NoteErrorLocked(const Status& st, uint64_t dropped);
   void FlusherLoop();
 
   const std::string state_dir_;
@@ -160,14 +187,25 @@ class ChangeJournal {
   uint64_t records_written_ = 0;          // GUARDED_BY(io_mu_)
   uint64_t bytes_written_ = 0;            // GUARDED_BY(io_mu_)
   uint64_t torn_bytes_dropped_ = 0;       // GUARDED_BY(io_mu_)
+  uint64_t records_dropped_ = 0;          // GUARDED_BY(io_mu_)
   std::string last_error_;                // GUARDED_BY(io_mu_)
+  // Generations rotated to whose files are not created yet, ascending.
+  std::vector<uint64_t> gens_to_open_;    // GUARDED_BY(io_mu_)
 
   mutable std::mutex mu_;
   std::condition_variable room_cv_;     // queue has room again
   std::condition_variable flusher_cv_;  // work for the flusher / stop
   std::vector<JournalEntry> queue_;     // GUARDED_BY(mu_)
   std::unordered_map<uint64_t, PendingWrite> pending_;  // GUARDED_BY(mu_), fh -> write
+  struct Opener {
+    uint32_t uid = 0;
+    uint32_t gid = 0;
+    int32_t pid = 0;
+    std::string comm;
+  };
+  std::unordered_map<uint64_t, Opener> openers_;        // GUARDED_BY(mu_), fh -> caller
   uint64_t generation_ = 0;            // GUARDED_BY(mu_)
+  std::vector<uint64_t> rotations_;    // GUARDED_BY(mu_): Rotate()s not yet seen by the writer
   uint64_t next_seq_ = 1;              // GUARDED_BY(mu_)
   bool stop_ = false;                  // GUARDED_BY(mu_)
   bool flush_requested_ = false;       // GUARDED_BY(mu_)

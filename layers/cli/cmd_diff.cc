@@ -67,7 +67,7 @@ std::string Who(const Change& c) {
 
 std::string Notes(const Change& c) {
   std::string n;
-  if (c.opaque) n += " (replaced: old contents gone)";
+  if (c.opaque && c.kind == ChangeKind::kChanged) n += " (replaced: old contents gone)";
   if (!c.redirect.empty()) n += " (renamed from " + EscapeForTerminal(c.redirect) + ")";
   if (c.metacopy) n += " (metadata only)";
   if (c.type == 'l') n += " (symlink)";
