@@ -128,6 +128,14 @@ void StateDir::AbortNext() {
 }
 
 Status StateDir::CommitSeal(const std::string& label, int64_t now_unix_ns) {
+  // Other tools (`ctrsnap snapshot`) may have recorded exported_in in fs.json
+  // since we last wrote it: keep what they wrote.
+  if (auto disk = FsMeta::Load(dir_); disk.ok()) {
+    for (auto& g : meta_.generations) {
+      const GenerationMeta* d = disk->Find(g.id);
+      if (d && !d->exported_in.empty()) g.exported_in = d->exported_in;
+    }
+  }
   FsMeta next = meta_;
   GenerationMeta& sealed = next.generations.back();
   sealed.sealed = true;
