@@ -15,6 +15,9 @@ function(ctrsnap_add_test name)
   endif()
   gtest_discover_tests(${name}
     PROPERTIES LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT}
-               ENVIRONMENT "CTRSNAP_BIN_DIR=${CMAKE_BINARY_DIR}/bin;CTRSNAP_SOURCE_DIR=${CMAKE_SOURCE_DIR}"
+               ENVIRONMENT "CTRSNAP_BIN_DIR=${CMAKE_BINARY_DIR}/bin"
+               # A second variable in ENVIRONMENT would be split into a property
+               # name by gtest_discover_tests; ENVIRONMENT_MODIFICATION is its own property.
+               ENVIRONMENT_MODIFICATION "CTRSNAP_SOURCE_DIR=set:${CMAKE_SOURCE_DIR}"
     DISCOVERY_TIMEOUT 60)
 endfunction()

@@ -14,12 +14,12 @@ build_pkgs=(
   clang-14 libclang-rt-14-dev clang-format clang-tidy
   libfuse3-dev fuse3 libseccomp-dev libcap-dev libssl-dev libzstd-dev zlib1g-dev
   nlohmann-json3-dev libgtest-dev libgmock-dev googletest libarchive-dev
-  libvectorscan-dev libre2-dev libyaml-cpp-dev libcli11-dev
+  libvectorscan-dev libre2-dev libyaml-cpp-dev libcli11-dev libsqlite3-dev libtomlplusplus-dev
 )
 runtime_pkgs=(
   runc crun docker.io containerd skopeo umoci docker-registry busybox-static
   podman fuse-overlayfs attr acl e2fsprogs util-linux kmod iproute2 procps psmisc
-  zstd pigz python3 jq lintian debhelper fakeroot dpkg-dev
+  zstd pigz python3 python3-yaml jq lintian debhelper fakeroot dpkg-dev help2man debootstrap
 )
 
 pkgs=("${build_pkgs[@]}")

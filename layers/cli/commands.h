@@ -1,10 +1,14 @@
-// Every subcommand's registration function (one per cmd_<name>.cc), listed
-// in main.cc's kCommands table.
+// Every subcommand's registration function, one per cmd_<name>.cc, listed in
+// kCommands in main.cc.
 #pragma once
 
 #include "layers/cli/command.h"
 
 namespace ctrsnap::cli {
+
+void AddDoctorCommand(CLI::App& root, Context& ctx);
+void AddDriftCommand(CLI::App& root, Context& ctx);
+void AddInstallCommands(CLI::App& root, Context& ctx);  // install, uninstall
 
 // State-directory commands (journal / control socket).
 void AddSealCommand(CLI::App& root, Context& ctx);    // cmd_seal.cc

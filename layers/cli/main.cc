@@ -13,6 +13,9 @@ static constexpr AddCommandFn kCommands[] = {
     AddSealCommand,
     AddLogCommand,
     AddDiffCommand,
+    AddDriftCommand,
+    AddInstallCommands,
+    AddDoctorCommand,
 };
 
 }  // namespace ctrsnap::cli
@@ -34,8 +37,8 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    // --help/--version exit 0; every usage error exits 2 (project convention),
-    // not CLI11's own per-error codes.
+    // --help/--version exit 0; every usage error is 2, the project's
+    // convention (CLI11's own codes, e.g. 106, would read as "found" in CI).
     return app.exit(e) == 0 ? 0 : 2;
   }
   if (app.get_subcommands().empty()) {
