@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
@@ -66,7 +67,13 @@ Result<StateDir> StateDir::Open(const std::string& dir, const std::vector<std::s
   std::string lock_path = layout::LockPath(dir);
   UniqueFd lock(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
   if (!lock) return Status::FromErrno(errno, "open", lock_path);
-  if (::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
+  // A daemon that was just unmounted may still be exiting: wait up to 3 s.
+  int tries = 0;
+  while (::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK && ++tries < 30) {
+      ::usleep(100000);
+      continue;
+    }
     if (errno == EWOULDBLOCK) {
       return Status(Code::kBusy, "state " + dir + " is in use by another process (lock held)",
                     EBUSY);
