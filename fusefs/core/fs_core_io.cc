@@ -83,8 +83,10 @@ Result<uint64_t> FsCore::Open(const Caller& c, uint64_t node, int flags) {
     std::lock_guard<std::mutex> hl(handles_mu_);
     handles_.emplace(n, h);
   }
-  if (flags & O_TRUNC) RecordNode(MutationOp::kTruncate, n, c, 0, 0, reinterpret_cast<uint64_t>(h));
-  return reinterpret_cast<uint64_t>(h);
+  const uint64_t fh = reinterpret_cast<uint64_t>(h);
+  if (sink_ && (flags & O_ACCMODE) != O_RDONLY) sink_->OnHandleOpen(fh, c);
+  if (flags & O_TRUNC) RecordNode(MutationOp::kTruncate, n, c, 0, 0, fh);
+  return fh;
 }
 
 Result<FdRef> FsCore::ReadFd(uint64_t fh) {

@@ -217,6 +217,7 @@ Result<std::pair<Entry, uint64_t>> FsCore::Create(const Caller& c, uint64_t pare
     std::lock_guard<std::mutex> hl(handles_mu_);
     handles_.emplace(h->node, h);
   }
+  if (sink_) sink_->OnHandleOpen(reinterpret_cast<uint64_t>(h), c);
   if (journaling()) {
     Mutation m{.op = MutationOp::kCreate, .path = ChildPath(p, name), .ino = e.attr.st_ino,
                .handle = reinterpret_cast<uint64_t>(h), .mode = e.attr.st_mode, .caller = c};

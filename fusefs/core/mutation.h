@@ -75,6 +75,9 @@ class MutationSink {
   virtual void OnSeal(uint64_t sealed, uint64_t live) = 0;
   // Persist everything recorded so far.
   virtual void Flush() = 0;
+  // Open file FH (writable) was opened by OPENER: writes written back later by
+  // the kernel (pid 0) are credited to it.
+  virtual void OnHandleOpen(uint64_t fh, const Caller& opener) = 0;
   // The kernel flushed / released open file FH (ends write coalescing).
   virtual void OnHandleFlush(uint64_t fh) = 0;
   virtual void OnHandleRelease(uint64_t fh) = 0;

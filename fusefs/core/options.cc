@@ -80,7 +80,10 @@ Status ApplyOption(const std::string& opt, FsOptions& o) {
 Status Validate(const FsOptions& o) {
   if (o.help || o.version) return Status::Ok();
   if (o.mountpoint.empty()) return Status::InvalidArgument("missing MOUNTPOINT");
-  if (o.lowerdirs.empty()) return Status::InvalidArgument("missing -o lowerdir=");
+  // state= alone resumes an existing state dir (its fs.json names the lowers).
+  if (o.lowerdirs.empty() && o.state.empty()) {
+    return Status::InvalidArgument("missing -o lowerdir=");
+  }
   bool plain = !o.upperdir.empty() || !o.workdir.empty();
   if (plain && !o.state.empty()) {
     return Status::InvalidArgument("state= excludes upperdir=/workdir=");

@@ -55,7 +55,8 @@ TEST(Options, IgnoresFuseOverlayfsOnlyOptions) {
 
 TEST(Options, Errors) {
   EXPECT_FALSE(ParseCommandLine({"-o", "lowerdir=/l,state=/s"}).ok());              // no mountpoint
-  EXPECT_FALSE(ParseCommandLine({"-o", "state=/s", "/m"}).ok());                    // no lower
+  EXPECT_TRUE(ParseCommandLine({"-o", "state=/s", "/m"}).ok());  // resume: lower from fs.json
+  EXPECT_FALSE(ParseCommandLine({"-o", "upperdir=/u,workdir=/w", "/m"}).ok());      // no lower
   EXPECT_FALSE(ParseCommandLine({"-o", "lowerdir=/l", "/m"}).ok());                 // no upper
   EXPECT_FALSE(ParseCommandLine({"-o", "lowerdir=/l,upperdir=/u", "/m"}).ok());     // no work
   EXPECT_FALSE(ParseCommandLine({"-o", "lowerdir=/l,upperdir=/u,workdir=/w,state=/s", "/m"}).ok());

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
@@ -66,7 +67,13 @@ Result<StateDir> StateDir::Open(const std::string& dir, const std::vector<std::s
   std::string lock_path = layout::LockPath(dir);
   UniqueFd lock(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
   if (!lock) return Status::FromErrno(errno, "open", lock_path);
-  if (::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
+  // A daemon that was just unmounted may still be exiting: wait up to 3 s.
+  int tries = 0;
+  while (::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK && ++tries < 30) {
+      ::usleep(100000);
+      continue;
+    }
     if (errno == EWOULDBLOCK) {
       return Status(Code::kBusy, "state " + dir + " is in use by another process (lock held)",
                     EBUSY);
@@ -128,6 +135,14 @@ void StateDir::AbortNext() {
 }
 
 Status StateDir::CommitSeal(const std::string& label, int64_t now_unix_ns) {
+  // Other tools (`ctrsnap snapshot`) may have recorded exported_in in fs.json
+  // since we last wrote it: keep what they wrote.
+  if (auto disk = FsMeta::Load(dir_); disk.ok()) {
+    for (auto& g : meta_.generations) {
+      const GenerationMeta* d = disk->Find(g.id);
+      if (d && !d->exported_in.empty()) g.exported_in = d->exported_in;
+    }
+  }
   FsMeta next = meta_;
   GenerationMeta& sealed = next.generations.back();
   sealed.sealed = true;

@@ -26,7 +26,7 @@ class StateDir {
   // Opens DIR, creating it with generation 1 when it has no fs.json, or
   // resuming it (never re-created). LOWERDIRS must match fs.json when both are
   // given; empty LOWERDIRS takes them from fs.json. Takes the state lock
-  // (kBusy when another process holds it).
+  // (kBusy when another process still holds it after 3 s).
   static Result<StateDir> Open(const std::string& dir, const std::vector<std::string>& lowerdirs,
                                int64_t now_unix_ns);
 

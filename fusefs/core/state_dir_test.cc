@@ -120,3 +120,26 @@ TEST_F(StateDirTest, UndoSealRestoresFsJson) {
 
 }  // namespace
 }  // namespace ctrsnap::fs
+
+namespace ctrsnap::fs {
+namespace {
+
+TEST_F(StateDirTest, SealKeepsExportedInWrittenByOthers) {
+  auto s = StateDir::Open(dir_, {"/lower"}, 5);
+  ASSERT_TRUE(s.ok());
+  ASSERT_TRUE(s->PrepareNext().ok());
+  ASSERT_TRUE(s->CommitSeal("", 6).ok());
+  auto m = FsMeta::Load(dir_);
+  ASSERT_TRUE(m.ok());
+  m->generations[0].exported_in = "sha256:abc";
+  ASSERT_TRUE(m->Save(dir_).ok());  // as `ctrsnap snapshot` would
+  ASSERT_TRUE(s->PrepareNext().ok());
+  ASSERT_TRUE(s->CommitSeal("", 7).ok());
+  auto after = FsMeta::Load(dir_);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->generations[0].exported_in, "sha256:abc");
+  EXPECT_EQ(after->generations.size(), 3u);
+}
+
+}  // namespace
+}  // namespace ctrsnap::fs

@@ -30,13 +30,7 @@ Result<nlohmann::json> FsControlHandler::GetStatus() {
   }
   out["generations"] = std::move(gens);
   if (journal_) {
-    JournalStats s = journal_->stats();
-    out["journal"] = {{"generation", s.generation},
-                      {"next_seq", s.next_seq},
-                      {"records_written", s.records_written},
-                      {"bytes_written", s.bytes_written},
-                      {"writes_coalesced", s.writes_coalesced},
-                      {"last_error", s.last_error}};
+    out["journal"] = JournalStatsToJson(journal_->stats());
   } else {
     out["journal"] = nlohmann::json::object();
   }

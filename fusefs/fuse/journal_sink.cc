@@ -58,6 +58,14 @@ void JournalSink::Record(const Mutation& m) {
   }
 }
 
+void JournalSink::OnHandleOpen(uint64_t fh, const Caller& opener) {
+  JournalEntry e;
+  e.uid = opener.uid;
+  e.gid = opener.gid;
+  e.pid = opener.pid;
+  journal_->OpenHandle(fh, std::move(e));
+}
+
 void JournalSink::OnSeal(uint64_t sealed, uint64_t live) {
   (void)sealed;
   Status st = journal_->Rotate(live);

@@ -14,6 +14,7 @@ class JournalSink : public MutationSink {
   void Record(const Mutation& m) override;
   void OnSeal(uint64_t sealed, uint64_t live) override;
   void Flush() override;
+  void OnHandleOpen(uint64_t fh, const Caller& opener) override;
   void OnHandleFlush(uint64_t fh) override { journal_->FlushHandle(fh); }
   void OnHandleRelease(uint64_t fh) override { journal_->ReleaseHandle(fh); }
 
