@@ -216,8 +216,11 @@ Result<Image> ImportDockerArchive(const std::string& tar_path, const BlobStore& 
   while ((rc = archive_read_next_header(a.get(), &e)) == ARCHIVE_OK) {
     std::string name = archive_entry_pathname(e);
     if (archive_entry_filetype(e) != AE_IFREG) continue;
-    bool is_json = name.size() > 5 && name.substr(name.size() - 5) == ".json";
-    if (is_json) {
+    auto ends_with = [&](std::string_view suffix) {
+      return name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+    };
+    if (ends_with(".json") || ends_with("/json") || ends_with("VERSION") ||
+        name == "repositories" || name == "oci-layout") {
       std::string content;
       char buf[65536];
       la_ssize_t n;
@@ -228,16 +231,27 @@ Result<Image> ImportDockerArchive(const std::string& tar_path, const BlobStore& 
       json_files[name] = std::move(content);
       continue;
     }
-    if (name.size() < 4 || name.substr(name.size() - 4) != ".tar") continue;
+    // Everything else is a blob (docker save's <id>/layer.tar, or an OCI
+    // archive's blobs/sha256/<hex>); its compression is told by its magic.
     ASSIGN_OR_RETURN(auto w, store.NewBlob());
     char buf[1 << 16];
     la_ssize_t n;
+    std::string media_type = oci::kMediaTypeLayer;
+    bool first = true;
     while ((n = archive_read_data(a.get(), buf, sizeof(buf))) > 0) {
+      if (first && n >= 4) {
+        auto* u = reinterpret_cast<unsigned char*>(buf);
+        if (u[0] == 0x1f && u[1] == 0x8b) media_type = oci::kMediaTypeLayerGzip;
+        if (u[0] == 0x28 && u[1] == 0xb5 && u[2] == 0x2f && u[3] == 0xfd) {
+          media_type = oci::kMediaTypeLayerZstd;
+        }
+      }
+      first = false;
       RETURN_IF_ERROR(w->Write(std::string_view(buf, static_cast<size_t>(n))));
     }
     if (n < 0) return Status(Code::kIo, tar_path + ": " + archive_error_string(a.get()));
     RETURN_IF_ERROR(w->Close());
-    ASSIGN_OR_RETURN(auto d, w->Commit(oci::kMediaTypeLayer));
+    ASSIGN_OR_RETURN(auto d, w->Commit(media_type));
     layer_blobs[name] = d;
   }
   if (rc != ARCHIVE_EOF) return Status(Code::kIo, tar_path + ": " + archive_error_string(a.get()));
@@ -249,8 +263,15 @@ Result<Image> ImportDockerArchive(const std::string& tar_path, const BlobStore& 
     const json& m0 = manifest.at(0);
     std::string config_name = m0.at("Config").get<std::string>();
     auto cit = json_files.find(config_name);
-    if (cit == json_files.end()) return Status::Corrupt(tar_path + ": no " + config_name);
-    ASSIGN_OR_RETURN(img.config, ParseJson(cit->second, config_name));
+    auto bit = layer_blobs.find(config_name);
+    if (cit != json_files.end()) {
+      ASSIGN_OR_RETURN(img.config, ParseJson(cit->second, config_name));
+    } else if (bit != layer_blobs.end()) {
+      ASSIGN_OR_RETURN(std::string text, store.ReadBlob(bit->second.digest));
+      ASSIGN_OR_RETURN(img.config, ParseJson(text, config_name));
+    } else {
+      return Status::Corrupt(tar_path + ": no " + config_name);
+    }
     for (const auto& l : m0.at("Layers")) {
       auto lit = layer_blobs.find(l.get<std::string>());
       if (lit == layer_blobs.end()) return Status::Corrupt(tar_path + ": missing " + l.dump());

@@ -58,8 +58,9 @@ Result<Image> LoadImage(const BlobStore& store, const std::string& manifest_dige
 Result<Image> ImportOciLayout(const std::string& dir, const std::string& ref,
                               const BlobStore& store);
 
-// Imports a `docker save` archive (docker-archive format) into STORE: layers
-// become uncompressed OCI layer blobs; the config is kept as is.
+// Imports an archive with a docker manifest.json (`docker save`, `podman
+// save`, `ctr export`, ctrsnap's dual archive) into STORE: layer blobs keep
+// their bytes (media type from their magic); the config is kept as is.
 Result<Image> ImportDockerArchive(const std::string& tar_path, const BlobStore& store);
 
 // An image config built from `docker image inspect` JSON (one element): used

@@ -135,6 +135,20 @@ TEST_F(SnapshotTest, WritesOciLayoutAndDualArchive) {
   EXPECT_TRUE(files.count(m[0]["Config"].get<std::string>()));
   EXPECT_TRUE(files.count("oci-layout"));
   EXPECT_TRUE(files.count("index.json"));
+
+  // Both outputs read back as the same image.
+  auto other = BlobStore::Open(dir.Sub("other"));
+  ASSERT_TRUE(other.ok());
+  auto from_tar = ImportDockerArchive(tar, *other);
+  ASSERT_TRUE(from_tar.ok()) << from_tar.status().ToString();
+  EXPECT_EQ(from_tar->DiffIds(), r->image.DiffIds());
+  ASSERT_EQ(from_tar->layers.size(), 2u);
+  EXPECT_EQ(from_tar->layers[1].digest, r->image.layers[1].digest);
+  EXPECT_EQ(from_tar->layers[1].media_type, oci::kMediaTypeLayerGzip);
+  auto from_layout = ImportOciLayout(out, "test:snap2", *other);
+  ASSERT_TRUE(from_layout.ok()) << from_layout.status().ToString();
+  EXPECT_EQ(from_layout->manifest_desc.digest, r->image.manifest_desc.digest);
+  EXPECT_FALSE(ImportOciLayout(out, "nope", *other).ok());
 }
 
 TEST_F(SnapshotTest, CorruptFsJsonIsAClearError) {
