@@ -2,13 +2,15 @@
 #include <cstdio>
 
 #include "common/program.h"
-#include "layers/cli/command.h"
+#include "layers/cli/commands.h"
 
 namespace ctrsnap::cli {
 
 // One entry per subcommand, in the order --help lists them.
 static constexpr AddCommandFn kCommands[] = {
-    nullptr,  // keeps the array non-empty while commands land
+    AddSnapshotCommand,
+    AddLsCommand,
+    AddInspectCommand,
 };
 
 }  // namespace ctrsnap::cli

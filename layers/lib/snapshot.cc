@@ -149,6 +149,28 @@ Result<Image> ResolveBase(const BlobStore& store, const SnapshotOptions& o, cons
   return LowerDirBase(store, o.state_dir, meta, o.compression, o.compressor);
 }
 
+// Keeps STATE/snapshots an OCI image layout listing every snapshot, so that
+// `skopeo inspect oci:STATE/snapshots:TAG` and umoci read it directly.
+Status UpdateStoreIndex(const std::string& state, const std::vector<SnapshotRecord>& records) {
+  json manifests = json::array();
+  for (const auto& r : records) {
+    json m = {{"mediaType", oci::kMediaTypeImageManifest}, {"digest", r.manifest_digest}};
+    auto store = BlobStore::Open(SnapshotStoreRoot(state));
+    if (!store.ok()) return store.status();
+    auto size = store->Size(r.manifest_digest);
+    if (!size.ok()) continue;
+    m["size"] = *size;
+    std::string name = r.tag.empty() ? "snap-" + std::to_string(r.sequence) : r.tag;
+    m["annotations"] = {{oci::kAnnotationRefName, name}};
+    manifests.push_back(std::move(m));
+  }
+  json index = {{"schemaVersion", 2}, {"mediaType", oci::kMediaTypeImageIndex},
+                {"manifests", manifests}};
+  RETURN_IF_ERROR(WriteFileAtomic(SnapshotStoreRoot(state) + "/oci-layout",
+                                  R"({"imageLayoutVersion":"1.0.0"})"));
+  return WriteFileAtomic(SnapshotStoreRoot(state) + "/index.json", index.dump());
+}
+
 }  // namespace
 
 Result<BlobStore> OpenSnapshotStore(const std::string& state) {
@@ -294,6 +316,9 @@ Result<SnapshotResult> TakeSnapshot(const SnapshotOptions& o) {
   rec.config_digest = image.config_desc.digest;
   rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   RETURN_IF_ERROR(SaveSnapshotRecord(state, rec));
+  records.push_back(rec);
+  Status idx = UpdateStoreIndex(state, records);
+  if (!idx.ok()) LogWarn("snapshot index not updated: " + idx.ToString());
 
   // Mark the generations exported.
   if (offline) {

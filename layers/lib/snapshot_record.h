@@ -5,6 +5,8 @@
 //                          layers are shared)
 //   snapshots/base.json    the base image built from the lower dir, if any
 //   snapshots/lock         flock held while a snapshot is being taken
+//   snapshots/index.json, oci-layout   the store is also an OCI image layout
+//                          naming every snapshot by its tag
 //
 // Which generations are exported: fs.json's exported_in (written offline,
 // under the state lock) combined with the records' "generations" (written
