@@ -23,9 +23,28 @@ using nlohmann::json;
 
 constexpr char kOciLayoutFile[] = R"({"imageLayoutVersion":"1.0.0"})";
 
-std::string IndexJson(const Image& image, const std::string& ref_name) {
+}  // namespace
+
+std::string NormalizedImageName(const std::string& ref) {
+  if (ref.empty()) return ref;
+  auto slash = ref.find('/');
+  std::string first = slash == std::string::npos ? "" : ref.substr(0, slash);
+  bool has_domain = !first.empty() && (first.find('.') != std::string::npos ||
+                                       first.find(':') != std::string::npos || first == "localhost");
+  if (has_domain) return ref;
+  return "docker.io/" + std::string(slash == std::string::npos ? "library/" : "") + ref;
+}
+
+namespace {
+
+// containerd names imported images by io.containerd.image.name (a full
+// reference); OCI tools by org.opencontainers.image.ref.name.
+std::string IndexJson(const Image& image, const std::string& ref_name, bool containerd_name) {
   oci::Descriptor m = image.manifest_desc;
   if (!ref_name.empty()) m.annotations[oci::kAnnotationRefName] = ref_name;
+  if (!ref_name.empty() && containerd_name) {
+    m.annotations["io.containerd.image.name"] = NormalizedImageName(ref_name);
+  }
   json index = {{"schemaVersion", 2},
                 {"mediaType", oci::kMediaTypeImageIndex},
                 {"manifests", json::array({oci::ToJson(m)})}};
@@ -68,7 +87,7 @@ Status WriteOciLayout(const BlobStore& store, const Image& image, const std::str
     if (!st.ok()) return fail(st);
   }
   Status st = WriteFileAtomic(tmp + "/oci-layout", kOciLayoutFile);
-  if (st.ok()) st = WriteFileAtomic(tmp + "/index.json", IndexJson(image, ref_name));
+  if (st.ok()) st = WriteFileAtomic(tmp + "/index.json", IndexJson(image, ref_name, false));
   if (st.ok()) st = FsyncPath(tmp + "/blobs/sha256", O_RDONLY | O_DIRECTORY);
   if (st.ok()) st = FsyncPath(tmp, O_RDONLY | O_DIRECTORY);
   if (!st.ok()) return fail(st);
@@ -162,7 +181,7 @@ Status WriteDualArchive(const BlobStore& store, const Image& image, const std::s
                                                                 : json::array({repo_tag})},
                                   {"Layers", layers}}});
     RETURN_IF_ERROR(AddBytes(a.get(), "oci-layout", kOciLayoutFile));
-    RETURN_IF_ERROR(AddBytes(a.get(), "index.json", IndexJson(image, repo_tag)));
+    RETURN_IF_ERROR(AddBytes(a.get(), "index.json", IndexJson(image, repo_tag, true)));
     RETURN_IF_ERROR(AddBytes(a.get(), "manifest.json", manifest.dump()));
     RETURN_IF_ERROR(AddDir(a.get(), "blobs/"));
     RETURN_IF_ERROR(AddDir(a.get(), "blobs/sha256/"));

@@ -24,6 +24,9 @@ struct ArchiveOptions {
   bool allow_missing_layers = false;
 };
 
+// "bb:1" -> "docker.io/library/bb:1"; references with a registry stay as they are.
+std::string NormalizedImageName(const std::string& ref);
+
 // Writes IMAGE as a dual archive at PATH; REPO_TAG goes into manifest.json's
 // RepoTags and index.json's ref name.
 Status WriteDualArchive(const BlobStore& store, const Image& image, const std::string& repo_tag,
