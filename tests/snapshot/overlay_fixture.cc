@@ -99,7 +99,7 @@ void OverlayStateTest::SetUp() {
   // A busybox root: enough to run `sh`, `find`, `cat` in an engine.
   auto r = Sh("set -e; mkdir -p " + lower_ + "/bin " + lower_ + "/etc " + lower_ + "/tmp " + mnt_ +
               " " + view_ + " " + tmp_ + "/root; cp /bin/busybox " + lower_ +
-              "/bin/; for c in sh ls cat find sort md5sum stat echo rm mkdir mv; do ln -s busybox " +
+              "/bin/; for c in sh ls cat find sort md5sum sha256sum cut stat echo rm mkdir mv test; do ln -s busybox " +
               lower_ + "/bin/$c; done; echo root:x:0:0:root:/root:/bin/sh > " + lower_ +
               "/etc/passwd; chmod 1777 " + lower_ + "/tmp");
   ASSERT_EQ(r.rc, 0) << r.out;
