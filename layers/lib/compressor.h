@@ -25,7 +25,7 @@ const char* LayerMediaType(Compression c);
 
 struct CompressorOptions {
   int level = 0;    // 0: the backend's default (gzip 1, zstd 3)
-  int threads = 0;  // 0: number of online CPUs
+  int threads = 0;  // 0: the CPUs this process may use (affinity)
 };
 
 // OUT must outlive the compressor; Close() closes OUT too.

@@ -6,9 +6,13 @@
 // Invariant: block boundaries depend only on the input (kBlockSize), never on
 // the thread count or timing, so the output is deterministic.
 #include <zlib.h>
+#if CTRSNAP_HAVE_LIBDEFLATE
+#include <libdeflate.h>
+#endif
 
 #include <deque>
 #include <future>
+#include <memory>
 
 #include "layers/lib/compressor.h"
 
@@ -17,6 +21,22 @@ namespace {
 
 constexpr size_t kBlockSize = 1 << 20;
 
+#if CTRSNAP_HAVE_LIBDEFLATE
+// libdeflate compresses a whole buffer 2-3x faster than zlib at the same
+// ratio; it has no streaming API, which fixed-size members do not need.
+Result<std::string> GzipMember(const std::string& in, int level) {
+  struct Deleter {
+    void operator()(libdeflate_compressor* c) const { libdeflate_free_compressor(c); }
+  };
+  std::unique_ptr<libdeflate_compressor, Deleter> c(libdeflate_alloc_compressor(level));
+  if (!c) return Status::Internal("libdeflate_alloc_compressor failed");
+  std::string out(libdeflate_gzip_compress_bound(c.get(), in.size()), '\0');
+  size_t n = libdeflate_gzip_compress(c.get(), in.data(), in.size(), out.data(), out.size());
+  if (n == 0) return Status::Internal("libdeflate_gzip_compress: output does not fit");
+  out.resize(n);
+  return out;
+}
+#else
 Result<std::string> GzipMember(const std::string& in, int level) {
   z_stream zs{};
   // windowBits 15 + 16: a gzip wrapper with mtime 0 and no name (deterministic).
@@ -36,6 +56,7 @@ Result<std::string> GzipMember(const std::string& in, int level) {
   out.resize(produced);
   return out;
 }
+#endif
 
 class GzipCompressor final : public ByteSink {
  public:

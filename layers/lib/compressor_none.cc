@@ -1,3 +1,4 @@
+#include <sched.h>
 #include <unistd.h>
 
 #include "layers/lib/compressor.h"
@@ -59,6 +60,10 @@ std::unique_ptr<ByteSink> NewCompressor(Compression c, ByteSink* out,
 }
 
 int DefaultThreadCount() {
+  // The CPUs this process may run on (taskset, cgroup cpusets), not all online ones.
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (::sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
   long n = ::sysconf(_SC_NPROCESSORS_ONLN);
   return n > 0 ? static_cast<int>(n) : 1;
 }

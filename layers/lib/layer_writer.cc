@@ -316,6 +316,10 @@ Result<LayerStats> WriteLayer(const OverlayStack& stack, const ChangeNode& root,
       archive_write_set_format_option(a.get(), "pax", "hdrcharset", "BINARY") != ARCHIVE_OK) {
     return Status::Internal(std::string("libarchive pax options: ") + archive_error_string(a.get()));
   }
+  // Large blocks: fewer callbacks; the last block is not padded beyond the
+  // end-of-archive marker.
+  archive_write_set_bytes_per_block(a.get(), 1 << 20);
+  archive_write_set_bytes_in_last_block(a.get(), 1);
   if (archive_write_open2(a.get(), &ctx, nullptr, WriteCb, nullptr, nullptr) != ARCHIVE_OK) {
     return Status::Internal(std::string("archive open: ") + archive_error_string(a.get()));
   }
