@@ -2,7 +2,7 @@
 // blob file) on a generated change set, for each compressor.
 //
 //   ctrsnap-layerbench [--dir DIR] [--small-files 2000] [--small-mb 200]
-//                      [--large-mb 500] [--reps 3] [--threads N]
+//                      [--large-mb 500] [--reps 3] [--threads N] [--level N]
 //
 // The change set is generated once (partly compressible data: half random,
 // half text-like), read from the page cache (warm) for every run; the output
@@ -68,7 +68,7 @@ bool WriteGenerated(const std::string& path, uint64_t bytes, std::mt19937_64& rn
 int main(int argc, char** argv) {
   std::string dir;
   uint64_t small_files = 2000, small_mb = 200, large_mb = 500;
-  int reps = 3, threads = 0;
+  int reps = 3, threads = 0, level = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i], v = argv[i + 1];
     if (a == "--dir") dir = v;
@@ -77,6 +77,7 @@ int main(int argc, char** argv) {
     else if (a == "--large-mb") large_mb = std::stoull(v);
     else if (a == "--reps") reps = std::stoi(v);
     else if (a == "--threads") threads = std::stoi(v);
+    else if (a == "--level") level = std::stoi(v);
   }
   bool own_dir = dir.empty();
   if (own_dir) {
@@ -114,7 +115,7 @@ int main(int argc, char** argv) {
       auto root = BuildChangeSet(*stack, {0});
       auto blob = store->NewBlob();
       if (!root.ok() || !blob.ok()) return 1;
-      auto comp = NewCompressor(c, blob->get(), CompressorOptions{0, threads});
+      auto comp = NewCompressor(c, blob->get(), CompressorOptions{level, threads});
       auto stats = WriteLayer(*stack, **root, lw, comp.get());
       if (!stats.ok()) {
         std::fprintf(stderr, "%s\n", stats.status().ToString().c_str());

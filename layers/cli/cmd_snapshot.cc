@@ -38,6 +38,7 @@ struct SnapshotFlags {
   std::string load;
   std::string push;
   std::string compression;
+  int compression_level = 0;
   std::string base_image;
   std::string engine;
   std::string policy;
@@ -205,6 +206,7 @@ Status Run(const SnapshotFlags& f, bool* printed) {
   o.state_dir = t.state;
   o.container_id = t.meta.id.empty() ? (t.info ? t.info->id : "") : t.meta.id;
   o.compression = compression;
+  o.compressor.level = f.compression_level;
   o.squash = f.squash;
   o.include_setup = f.include_setup;
 
@@ -332,6 +334,8 @@ void AddSnapshotCommand(CLI::App& root, Context& ctx) {
   cmd->add_option("--push", f->push, "push to REGISTRY/REPO:TAG with skopeo");
   cmd->add_option("--compression", f->compression, "gzip, zstd or none (default gzip)")
       ->check(CLI::IsMember({"gzip", "zstd", "none"}));
+  cmd->add_option("--compression-level", f->compression_level, "compressor level (default 1: fast)")
+      ->check(CLI::Range(1, 22));
   cmd->add_option("--base-image", f->base_image, "base for the first snapshot: REF, oci:DIR[:REF], docker-archive:FILE");
   cmd->add_option("--engine", f->engine, "engine of the container (default: from container.json)")
       ->check(CLI::IsMember({"docker", "containerd", "podman"}));

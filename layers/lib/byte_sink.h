@@ -37,6 +37,7 @@ class HashingFileSink final : public ByteSink {
   Sha256 hash_;
   std::string digest_;
   uint64_t size_ = 0;
+  uint64_t flushed_ = 0;  // bytes handed to writeback already
 };
 
 // Collects into memory (tests, small blobs).

@@ -24,7 +24,7 @@ Result<Compression> ParseCompression(std::string_view name);
 const char* LayerMediaType(Compression c);
 
 struct CompressorOptions {
-  int level = 0;    // 0: the backend's default (gzip 1, zstd 3)
+  int level = 0;    // 0: the backend's default (gzip 1, zstd 1)
   int threads = 0;  // 0: the CPUs this process may use (affinity)
 };
 
