@@ -3,6 +3,7 @@
 //
 //   ctrsnap-layerbench [--dir DIR] [--small-files 2000] [--small-mb 200]
 //                      [--large-mb 500] [--reps 3] [--threads N] [--level N]
+//                      [--pattern mixed|realistic]
 //
 // The change set is generated once (partly compressible data: half random,
 // half text-like), read from the page cache (warm) for every run; the output
@@ -30,8 +31,31 @@ namespace {
 using namespace ctrsnap;          // NOLINT: benchmark main
 using namespace ctrsnap::layers;  // NOLINT
 
-// Fills BUF with data that compresses roughly 2:1, like a mix of binaries and text.
-void Fill(std::mt19937_64& rng, std::string* buf) {
+enum class Pattern { kMixed, kText, kRandom };
+
+// Fills BUF. kMixed: 4 KiB random and 4 KiB random-letter runs interleaved
+// (compresses ~1.2x; hard for every compressor). kText: words from a small
+// vocabulary (compresses ~4x, like source and packages). kRandom: like
+// model weights.
+void Fill(std::mt19937_64& rng, std::string* buf, Pattern pattern = Pattern::kMixed) {
+  static const char* kVocab[] = {"import ", "numpy ", "torch ", "def ", "return ", "self, ",
+                                 "model", "layer", "weight", "(x)\n", "    ", "config = ",
+                                 "cache", "tensor", "0.0, ", "None\n"};
+  if (pattern == Pattern::kText) {
+    size_t i = 0;
+    while (i < buf->size()) {
+      const char* w = kVocab[rng() % 16];
+      for (; *w && i < buf->size(); ++w) (*buf)[i++] = *w;
+    }
+    return;
+  }
+  if (pattern == Pattern::kRandom) {
+    for (size_t i = 0; i < buf->size(); i += 8) {
+      uint64_t v = rng();
+      std::memcpy(buf->data() + i, &v, std::min<size_t>(8, buf->size() - i));
+    }
+    return;
+  }
   static const char kWords[] = "import numpy torch model layer weight tensor config cache ";
   for (size_t i = 0; i < buf->size(); i += 8) {
     uint64_t v = rng();
@@ -45,14 +69,15 @@ void Fill(std::mt19937_64& rng, std::string* buf) {
   }
 }
 
-bool WriteGenerated(const std::string& path, uint64_t bytes, std::mt19937_64& rng) {
+bool WriteGenerated(const std::string& path, uint64_t bytes, std::mt19937_64& rng,
+                    Pattern pattern) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return false;
   std::string buf(1 << 20, '\0');
   while (bytes > 0) {
     size_t n = static_cast<size_t>(std::min<uint64_t>(bytes, buf.size()));
     buf.resize(n);
-    Fill(rng, &buf);
+    Fill(rng, &buf, pattern);
     if (!WriteAll(fd, buf).ok()) {
       ::close(fd);
       return false;
@@ -69,6 +94,7 @@ int main(int argc, char** argv) {
   std::string dir;
   uint64_t small_files = 2000, small_mb = 200, large_mb = 500;
   int reps = 3, threads = 0, level = 0;
+  std::string pattern_name = "mixed";
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i], v = argv[i + 1];
     if (a == "--dir") dir = v;
@@ -78,6 +104,7 @@ int main(int argc, char** argv) {
     else if (a == "--reps") reps = std::stoi(v);
     else if (a == "--threads") threads = std::stoi(v);
     else if (a == "--level") level = std::stoi(v);
+    else if (a == "--pattern") pattern_name = v;
   }
   bool own_dir = dir.empty();
   if (own_dir) {
@@ -85,6 +112,10 @@ int main(int argc, char** argv) {
     if (::mkdtemp(tmpl) == nullptr) return 1;
     dir = tmpl;
   }
+  // mixed: every file interleaved (worst case); realistic: text-like small
+  // files and a random (weights-like) large file.
+  Pattern small_pattern = pattern_name == "realistic" ? Pattern::kText : Pattern::kMixed;
+  Pattern large_pattern = pattern_name == "realistic" ? Pattern::kRandom : Pattern::kMixed;
   std::string upper = dir + "/upper";
   std::mt19937_64 rng(7);
   if (!MakeDirs(upper + "/app/data").ok()) return 1;
@@ -92,9 +123,12 @@ int main(int argc, char** argv) {
   for (uint64_t i = 0; i < small_files; ++i) {
     std::string sub = upper + "/app/data/d" + std::to_string(i % 40);
     if (i < 40 && !MakeDirs(sub).ok()) return 1;
-    if (!WriteGenerated(sub + "/f" + std::to_string(i), per_file, rng)) return 1;
+    if (!WriteGenerated(sub + "/f" + std::to_string(i), per_file, rng, small_pattern)) return 1;
   }
-  if (large_mb && !WriteGenerated(upper + "/app/model.bin", large_mb << 20, rng)) return 1;
+  if (large_mb && !WriteGenerated(upper + "/app/model.bin", large_mb << 20, rng, large_pattern)) {
+    return 1;
+  }
+  std::printf("pattern: %s\n", pattern_name.c_str());
   std::printf("change set: %llu files of %llu KB + one %llu MB file in %s (page cache warm)\n",
               static_cast<unsigned long long>(small_files),
               static_cast<unsigned long long>(per_file >> 10),

@@ -73,3 +73,19 @@ INSTANTIATE_TEST_SUITE_P(All, CompressorRoundTrip,
 
 }  // namespace
 }  // namespace ctrsnap::layers
+
+namespace ctrsnap::layers {
+namespace {
+
+TEST(CompressorGzip, IncompressibleBlocksRoundTrip) {
+  std::mt19937_64 rng(3);
+  std::string data(3 << 20, '\0');
+  for (auto& c : data) c = static_cast<char>(rng());
+  data.append(std::string(1 << 20, 'z'));  // and a compressible tail
+  std::string gz = Compress(Compression::kGzip, data, 2);
+  EXPECT_EQ(testing::Decompress(gz), data);
+  EXPECT_LT(gz.size(), data.size());
+}
+
+}  // namespace
+}  // namespace ctrsnap::layers
