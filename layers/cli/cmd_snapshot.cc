@@ -189,14 +189,20 @@ Status Run(const SnapshotFlags& f, bool* printed) {
   ASSIGN_OR_RETURN(Target t, ResolveTarget(f, config));
   ASSIGN_OR_RETURN(auto records, layers::LoadSnapshotRecords(t.state));
 
-  engines::DeliveryTargets targets{f.outputs, f.load, f.push};
+  engines::DeliveryTargets targets{f.outputs, f.load, f.push, ""};
   if (targets.outputs.empty() && targets.load.empty() && targets.push.empty() && !t.engine.empty()) {
     targets.load = t.engine;  // default: back into the engine that runs the container
   }
   if (!targets.load.empty()) RETURN_IF_ERROR(engines::NewEngine(targets.load).status());
 
   std::string comp_name = !f.compression.empty() ? f.compression : config.snapshot.compression;
-  if (comp_name.empty()) comp_name = "gzip";  // every engine and registry reads gzip
+  if (comp_name.empty()) {
+    // A local docker load is fastest uncompressed (docker would only
+    // decompress it again); anything that may travel gets gzip, which every
+    // engine and registry reads.
+    bool local_docker_only = targets.load == "docker" && targets.outputs.empty() && targets.push.empty();
+    comp_name = local_docker_only ? "none" : "gzip";
+  }
   ASSIGN_OR_RETURN(layers::Compression compression, layers::ParseCompression(comp_name));
   if (compression == layers::Compression::kZstd && targets.load == "docker") {
     return Status::InvalidArgument("docker (before 23) cannot load zstd layers: use --compression gzip");
@@ -310,6 +316,7 @@ Status Run(const SnapshotFlags& f, bool* printed) {
     RETURN_IF_ERROR(engines::FetchMissingBlobs(store, res->image, t.engine,
                                                res->record.base_name, scratch));
   }
+  if (!records.empty() && !f.squash) targets.docker_parent = records.back().tag;
   auto t_deliver = std::chrono::steady_clock::now();
   ASSIGN_OR_RETURN(auto delivered, engines::Deliver(store, res->image, o.tag, targets, scratch));
   double deliver_s =

@@ -41,6 +41,15 @@ Result<std::vector<std::string>> Deliver(const layers::BlobStore& store,
     std::string tmp = ScratchName(scratch, "load") + ".tar";
     layers::ArchiveOptions ao;
     ao.allow_missing_layers = t.load == "docker";
+    if (t.load == "docker" && !t.docker_parent.empty()) {
+      auto parent = engine->BaseWithoutBlobs(t.docker_parent);
+      if (parent.ok()) {
+        auto have = parent->DiffIds(), want = image.DiffIds();
+        size_t n = 0;
+        while (n < have.size() && n < want.size() && have[n] == want[n]) ++n;
+        ao.omit_first_layers = n;  // the daemon has this chain
+      }
+    }
     Status st = layers::WriteDualArchive(store, image, tag, tmp, ao);
     if (st.ok()) st = engine->Load(tmp).WithContext("load into " + t.load);
     ::unlink(tmp.c_str());

@@ -15,6 +15,9 @@ struct DeliveryTargets {
   std::vector<std::string> outputs;  // "-o": a path ending in .tar is an archive, else a layout dir
   std::string load;                  // "docker" | "containerd" | "podman" | ""
   std::string push;                  // registry reference, or ""
+  // docker: an image the daemon may already have (the previous snapshot);
+  // the leading layers it shares with the new image are left out of the load.
+  std::string docker_parent;
 };
 
 // True when the targets need every layer blob locally (all but a docker load).

@@ -188,7 +188,9 @@ Status WriteDualArchive(const BlobStore& store, const Image& image, const std::s
     for (const auto* d : {&image.config_desc, &image.manifest_desc}) {
       RETURN_IF_ERROR(AddFile(a.get(), BlobName(d->digest), store.BlobPath(d->digest)));
     }
-    for (const auto& l : image.layers) {
+    for (size_t i = 0; i < image.layers.size(); ++i) {
+      const auto& l = image.layers[i];
+      if (i < options.omit_first_layers) continue;
       if (!store.Has(l.digest)) {
         if (options.allow_missing_layers) continue;
         return Status::NotFound("layer " + l.digest + " is not available locally");

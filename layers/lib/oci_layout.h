@@ -22,6 +22,9 @@ struct ArchiveOptions {
   // the archive: `docker load` accepts that when the daemon already has them.
   // When false, a missing blob is an error.
   bool allow_missing_layers = false;
+  // The first N layers are left out even when STORE has them (a daemon that
+  // already holds their chain, e.g. the previous snapshot's image).
+  size_t omit_first_layers = 0;
 };
 
 // "bb:1" -> "docker.io/library/bb:1"; references with a registry stay as they are.
