@@ -28,10 +28,15 @@ struct StreamCtx {
   Status error;
   const std::function<void(uint64_t)>* progress = nullptr;
   uint64_t next_progress = 0;
+  bool aborted = false;
 };
 
 la_ssize_t WriteCb(struct archive* a, void* client, const void* buf, size_t len) {
   auto* ctx = static_cast<StreamCtx*>(client);
+  if (ctx->aborted) {
+    archive_set_error(a, ECANCELED, "layer aborted");
+    return -1;
+  }
   ctx->hash.Update(buf, len);
   ctx->bytes += len;
   Status st = ctx->out->Write(std::string_view(static_cast<const char*>(buf), len));
@@ -308,7 +313,7 @@ Result<LayerStats> WriteLayer(const OverlayStack& stack, const ChangeNode& root,
                               const LayerWriterOptions& options, ByteSink* out) {
   if (options.filter == nullptr) return Status::InvalidArgument("WriteLayer: no filter");
   // ctx outlives the archive: freeing an archive may still flush through it.
-  StreamCtx ctx{out, Sha256(), 0, Status::Ok(), &options.progress, 0};
+  StreamCtx ctx{out, Sha256(), 0, Status::Ok(), &options.progress, 0, false};
   std::unique_ptr<struct archive, ArchiveDeleter> a(archive_write_new());
   if (!a) return Status::Internal("archive_write_new failed");
   if (archive_write_set_format_pax_restricted(a.get()) != ARCHIVE_OK ||
@@ -326,7 +331,7 @@ Result<LayerStats> WriteLayer(const OverlayStack& stack, const ChangeNode& root,
   Writer w(stack, options, a.get(), &ctx.error);
   Status st = w.Dir(root);
   if (!st.ok()) {
-    archive_write_fail(a.get());  // no trailer: a failed layer is never finished
+    ctx.aborted = true;  // freeing the archive flushes nothing more into OUT
     if (!ctx.error.ok()) return ctx.error;
     return st;
   }
