@@ -97,7 +97,7 @@ snap() {  # snap ARGS...: prints "wall_seconds layer_bytes layer_write_seconds d
 mount_live; sh "$T/changes.sh" "$T/mnt"; umount "$T/mnt"
 sync
 read -r c_load c_bytes c_write c_deliver < <(snap --tag "bench-snap:$NONCE-0" --load docker)
-echo "first snapshot -> loaded in docker: ${c_load}s wall (seal+layer write ${c_write}s, docker load ${c_deliver}s), layer $(mb $c_bytes) MB gzip"
+echo "first snapshot -> loaded in docker: ${c_load}s wall (seal+layer write ${c_write}s, docker load ${c_deliver}s), layer $(mb $c_bytes) MB (uncompressed: the default for a local docker load)"
 # The same generation again as an OCI layout on disk (--squash re-exports it).
 read -r c_oci _ c_w2 c_d2 < <(snap --squash --tag "bench-snap:$NONCE-sq" -o "$T/layout")
 echo "same change set -> OCI layout on disk: ${c_oci}s wall (layer write ${c_w2}s, layout ${c_d2}s; includes docker save of the base)"
