@@ -1,5 +1,14 @@
 #include "layers/lib/snapshot.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <thread>
+
 #include <gtest/gtest.h>
 
 #include "common/file_util.h"
@@ -167,6 +176,86 @@ TEST_F(SnapshotTest, EnvIsAddedOnlyByName) {
   auto r = TakeSnapshot(o);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->image.config["config"]["Env"], json::array({"MODEL=llama"}));
+}
+
+}  // namespace
+}  // namespace ctrsnap::layers
+
+// The daemon's side of the protocol (common/control_client.h), played by the
+// test: it holds the state lock, seals on {"op":"seal"} and, like a daemon
+// without the optional op, refuses "mark_exported".
+namespace ctrsnap::layers {
+namespace {
+
+class FakeDaemon {
+ public:
+  explicit FakeDaemon(const std::string& state) : state_(state) {
+    lock_ = ::open(layout::LockPath(state).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    EXPECT_EQ(::flock(lock_, LOCK_EX | LOCK_NB), 0);
+    listen_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::string path = layout::ControlSocketPath(state);
+    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+    EXPECT_EQ(::bind(listen_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    EXPECT_EQ(::listen(listen_, 4), 0);
+    thread_ = std::thread([this] { Serve(); });
+  }
+  ~FakeDaemon() {
+    ::shutdown(listen_, SHUT_RDWR);
+    thread_.join();
+    ::close(listen_);
+    ::close(lock_);
+  }
+  int seals = 0;
+
+ private:
+  void Serve() {
+    for (;;) {
+      int c = ::accept(listen_, nullptr, nullptr);
+      if (c < 0) return;
+      std::string line;
+      char ch;
+      while (::read(c, &ch, 1) == 1 && ch != '\n') line += ch;
+      json req = json::parse(line, nullptr, false);
+      json reply = {{"v", 1}, {"ok", false}, {"error", "unknown op"}};
+      if (!req.is_discarded() && req.value("op", "") == "seal") {
+        auto m = FsMeta::Load(state_);
+        auto& live = m->generations.back();
+        live.sealed = true;
+        uint64_t next = live.id + 1;
+        m->generations.push_back({next, "", false, 5, 0, ""});
+        (void)MakeDirs(layout::UpperDir(state_, next));
+        (void)m->Save(state_);
+        seals++;
+        reply = {{"v", 1}, {"ok", true}, {"sealed", next - 1}, {"live", next}, {"blocked_us", 42}};
+      }
+      std::string out = reply.dump() + "\n";
+      (void)WriteAll(c, out);
+      ::close(c);
+    }
+  }
+  std::string state_;
+  int lock_ = -1;
+  int listen_ = -1;
+  std::thread thread_;
+};
+
+TEST_F(SnapshotTest, SealsThroughTheDaemonWhenItHoldsTheLock) {
+  FakeDaemon daemon(state);
+  WriteFile(Upper() + "/one", "1");
+  auto r1 = Snap();
+  ASSERT_TRUE(r1.ok()) << r1.status().ToString();
+  EXPECT_TRUE(r1->sealed_online);
+  EXPECT_EQ(r1->blocked_us, 42);
+  EXPECT_EQ(daemon.seals, 1);
+  // fs.json belongs to the daemon: the record, not exported_in, says what is exported.
+  EXPECT_TRUE(FsMeta::Load(state)->generations[0].exported_in.empty());
+  WriteFile(Upper() + "/two", "2");
+  auto r2 = Snap();
+  ASSERT_TRUE(r2.ok()) << r2.status().ToString();
+  EXPECT_EQ(r2->record.generations, std::vector<uint64_t>{2});
+  EXPECT_EQ(r2->image.layers.size(), 3u);
 }
 
 }  // namespace
