@@ -12,7 +12,7 @@ fi
 build_pkgs=(
   build-essential cmake ninja-build pkg-config git ca-certificates
   clang-14 libclang-rt-14-dev clang-format clang-tidy
-  libfuse3-dev fuse3 libseccomp-dev libcap-dev libssl-dev libzstd-dev zlib1g-dev
+  libfuse3-dev fuse3 libseccomp-dev libcap-dev libssl-dev libzstd-dev zlib1g-dev libdeflate-dev
   nlohmann-json3-dev libgtest-dev libgmock-dev googletest libarchive-dev
   libvectorscan-dev libre2-dev libyaml-cpp-dev libcli11-dev libsqlite3-dev libtomlplusplus-dev
 )

@@ -2,7 +2,6 @@
 #include <cstdio>
 
 #include "common/program.h"
-#include "layers/cli/command.h"
 #include "layers/cli/commands.h"
 
 namespace ctrsnap::cli {
@@ -10,14 +9,17 @@ namespace ctrsnap::cli {
 // One entry per subcommand, in the order --help lists them.
 static constexpr AddCommandFn kCommands[] = {
     AddDemoCommand,
+    AddSnapshotCommand,
+    AddLsCommand,
+    AddInspectCommand,
     AddStatusCommand,
     AddSealCommand,
     AddLogCommand,
     AddDiffCommand,
     AddScanCommand,
     AddPolicyCommand,
-    AddGcCommand,
     AddDriftCommand,
+    AddGcCommand,
     AddGpuCommand,
     AddInstallCommands,
     AddDoctorCommand,
