@@ -35,7 +35,16 @@ Result<nlohmann::json> ControlCall(const std::string& state_dir, nlohmann::json 
   }
   request["v"] = kControlProtocolVersion;
   std::string line = request.dump() + "\n";
-  RETURN_IF_ERROR(WriteAll(fd.get(), line).WithContext("control " + path));
+  // send(MSG_NOSIGNAL): a daemon that refuses us (wrong uid, busy) replies and
+  // hangs up, possibly before we finish writing; that must be an EPIPE here,
+  // not a SIGPIPE that kills the caller, and its reply is still read below.
+  for (std::string_view rest = line; !rest.empty();) {
+    ssize_t n = ::send(fd.get(), rest.data(), rest.size(), MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EPIPE || errno == ECONNRESET)) break;
+    if (n < 0) return Status::FromErrno(errno == EAGAIN ? ETIMEDOUT : errno, "send request", path);
+    rest.remove_prefix(static_cast<size_t>(n));
+  }
 
   std::string reply;
   char buf[4096];

@@ -9,5 +9,10 @@ namespace ctrsnap::cli {
 void AddDoctorCommand(CLI::App& root, Context& ctx);
 void AddDriftCommand(CLI::App& root, Context& ctx);
 void AddInstallCommands(CLI::App& root, Context& ctx);  // install, uninstall
+// State-directory commands (journal / control socket).
+void AddSealCommand(CLI::App& root, Context& ctx);    // cmd_seal.cc
+void AddStatusCommand(CLI::App& root, Context& ctx);  // cmd_status.cc
+void AddLogCommand(CLI::App& root, Context& ctx);     // cmd_log.cc
+void AddDiffCommand(CLI::App& root, Context& ctx);    // cmd_diff.cc
 
 }  // namespace ctrsnap::cli

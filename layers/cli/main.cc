@@ -12,6 +12,10 @@ static constexpr AddCommandFn kCommands[] = {
     AddDriftCommand,
     AddInstallCommands,
     AddDoctorCommand,
+    AddStatusCommand,
+    AddSealCommand,
+    AddLogCommand,
+    AddDiffCommand,
 };
 
 }  // namespace ctrsnap::cli

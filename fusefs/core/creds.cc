@@ -1,0 +1,54 @@
+#include "fusefs/core/creds.h"
+
+#include <sched.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+namespace ctrsnap::fs {
+namespace {
+thread_local bool t_fs_unshared = false;
+}
+
+ScopedCallerCreds::ScopedCallerCreds(const Caller& caller) {
+  if (!t_fs_unshared) t_fs_unshared = ::unshare(CLONE_FS) == 0;
+  if (t_fs_unshared) old_umask_ = ::umask(caller.umask & 0777);
+  if (caller.uid != 0 || caller.gid != 0) {
+    syscall(SYS_setfsgid, caller.gid);
+    syscall(SYS_setfsuid, caller.uid);
+    switched_ = true;
+  }
+}
+
+ScopedCallerCreds::~ScopedCallerCreds() {
+  if (switched_) {
+    syscall(SYS_setfsuid, 0);
+    syscall(SYS_setfsgid, 0);
+  }
+  if (t_fs_unshared) ::umask(old_umask_);
+}
+
+std::string_view MutationOpName(MutationOp op) {
+  switch (op) {
+    case MutationOp::kCreate: return "create";
+    case MutationOp::kMkdir: return "mkdir";
+    case MutationOp::kMknod: return "mknod";
+    case MutationOp::kSymlink: return "symlink";
+    case MutationOp::kLink: return "link";
+    case MutationOp::kUnlink: return "unlink";
+    case MutationOp::kRmdir: return "rmdir";
+    case MutationOp::kRename: return "rename";
+    case MutationOp::kWrite: return "write";
+    case MutationOp::kTruncate: return "truncate";
+    case MutationOp::kChmod: return "chmod";
+    case MutationOp::kChown: return "chown";
+    case MutationOp::kUtimes: return "utimes";
+    case MutationOp::kSetxattr: return "setxattr";
+    case MutationOp::kRemovexattr: return "removexattr";
+    case MutationOp::kFallocate: return "fallocate";
+    case MutationOp::kCopyFileRange: return "copy_file_range";
+  }
+  return "unknown";
+}
+
+}  // namespace ctrsnap::fs

@@ -1,0 +1,82 @@
+#include "fusefs/core/node_table.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+
+namespace ctrsnap::fs {
+namespace {
+
+struct stat St(ino_t ino, mode_t type = S_IFREG) {
+  struct stat st = {};
+  st.st_ino = ino;
+  st.st_dev = 1;
+  st.st_mode = type | 0644;
+  return st;
+}
+
+UniqueFd AnyFd() { return UniqueFd(::open("/", O_PATH | O_CLOEXEC)); }
+
+TEST(NodeTable, SameFileSameNode) {
+  NodeTable t(AnyFd(), 1, St(2, S_IFDIR));
+  UniqueFd a = AnyFd(), b = AnyFd();
+  Node* n1 = t.Attach(t.root(), "a", 1, St(10), a);
+  Node* n2 = t.Attach(t.root(), "b", 1, St(10), b);  // hard link
+  EXPECT_EQ(n1, n2);
+  EXPECT_EQ(n1->nlookup, 2u);
+  EXPECT_EQ(n1->stable_ino, 10u);
+  EXPECT_EQ(t.Path(n1), "/a");
+}
+
+TEST(NodeTable, NodeSurvivesSealWithSameInode) {
+  NodeTable t(AnyFd(), 1, St(2, S_IFDIR));
+  UniqueFd a = AnyFd();
+  Node* n1 = t.Attach(t.root(), "a", 1, St(10), a);
+  // Epoch 2: the overlay reports another st_ino for the same path.
+  UniqueFd a2 = AnyFd();
+  Node* n2 = t.Attach(t.root(), "a", 2, St(99), a2);
+  EXPECT_EQ(n1, n2);
+  EXPECT_EQ(n2->stable_ino, 10u);
+  EXPECT_TRUE(a2.valid());  // the caller installs the fd
+}
+
+TEST(NodeTable, ForgetFreesAndRenameMoves) {
+  NodeTable t(AnyFd(), 1, St(2, S_IFDIR));
+  UniqueFd d = AnyFd(), f = AnyFd();
+  Node* dir = t.Attach(t.root(), "d", 1, St(5, S_IFDIR), d);
+  Node* file = t.Attach(dir, "f", 1, St(6), f);
+  EXPECT_EQ(t.Path(file), "/d/f");
+  t.Renamed(dir, "f", t.root(), "g");
+  EXPECT_EQ(t.Path(file), "/g");
+  EXPECT_EQ(t.size(), 3u);
+  t.Forget(dir, 1);
+  EXPECT_EQ(t.size(), 2u);
+  t.Unlinked(t.root(), "g");
+  EXPECT_EQ(t.Path(file), "?");
+  t.Forget(file, 1);
+  EXPECT_EQ(t.size(), 1u);
+}
+
+TEST(NodeTable, ChildKeepsParentAlive) {
+  NodeTable t(AnyFd(), 1, St(2, S_IFDIR));
+  UniqueFd d = AnyFd(), f = AnyFd();
+  Node* dir = t.Attach(t.root(), "d", 1, St(5, S_IFDIR), d);
+  Node* file = t.Attach(dir, "f", 1, St(6), f);
+  t.Forget(dir, 1);  // kernel forgot the dir, the file still names it
+  EXPECT_EQ(t.size(), 3u);
+  EXPECT_EQ(t.Path(file), "/d/f");
+  t.Forget(file, 1);
+  EXPECT_EQ(t.size(), 1u);
+}
+
+TEST(NodeTable, Exchange) {
+  NodeTable t(AnyFd(), 1, St(2, S_IFDIR));
+  UniqueFd a = AnyFd(), b = AnyFd();
+  Node* na = t.Attach(t.root(), "a", 1, St(10), a);
+  Node* nb = t.Attach(t.root(), "b", 1, St(11), b);
+  t.Exchanged(t.root(), "a", t.root(), "b");
+  EXPECT_EQ(t.Path(na), "/b");
+  EXPECT_EQ(t.Path(nb), "/a");
+}
+
+}  // namespace
+}  // namespace ctrsnap::fs

@@ -1,0 +1,217 @@
+#include "fusefs/fuse/daemon.h"
+
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "common/file_util.h"
+#include "common/log.h"
+#include "common/state_layout.h"
+#include "fusefs/control/control_server.h"
+#include "fusefs/core/fs_core.h"
+#include "fusefs/fuse/fs_control_handler.h"
+#include "fusefs/fuse/fuse_adapter.h"
+#include "fusefs/fuse/journal_sink.h"
+#include "fusefs/fuse/sandbox.h"
+
+namespace ctrsnap::fs {
+namespace {
+
+#ifndef FUSE_SUPER_MAGIC
+#define FUSE_SUPER_MAGIC 0x65735546
+#endif
+
+void Notify(int& fd, const std::string& msg) {
+  if (fd < 0) return;
+  (void)WriteAll(fd, msg);
+  ::close(fd);
+  fd = -1;
+}
+
+int64_t UnixNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Status InitLogging(const FsOptions& o) {
+  LogOptions lo;
+  auto level = ParseLogLevel(o.debug ? "debug" : o.log_level);
+  if (!level.ok()) return level.status();
+  lo.level = *level;
+  if (o.generations()) {
+    RETURN_IF_ERROR(MakeDirs(o.state, 0700));
+    lo.path = layout::DaemonLogPath(o.state);
+  }
+  ASSIGN_OR_RETURN(Logger logger, Logger::Open(lo));
+  InitProcessLogger(std::move(logger));
+  return Status::Ok();
+}
+
+// Everything the daemon owns, destroyed in reverse order of construction.
+struct Daemon {
+  std::unique_ptr<ChangeJournal> journal;
+  std::unique_ptr<JournalSink> sink;
+  std::unique_ptr<FsCore> core;
+  FuseContext fuse_ctx;
+  std::unique_ptr<FsControlHandler> handler;
+  std::unique_ptr<ControlServer> control;
+  fuse_session* session = nullptr;
+  bool mounted = false;
+  bool signals = false;
+  std::string mountpoint;
+
+  ~Daemon() {
+    if (control) control->Stop();
+    if (session) {
+      if (signals) fuse_remove_signal_handlers(session);
+      if (mounted) fuse_session_unmount(session);
+      fuse_session_destroy(session);
+    }
+  }
+
+  // syncfs on the FUSE mount: pushes dirty pages (writeback cache, shared
+  // mmap) to us, i.e. into the live generation, before a seal.
+  void FlushFuseMount() {
+    // Opened per seal, never kept: an fd on our own mount would make
+    // `fusermount3 -u` fail with EBUSY.
+    UniqueFd fd(::open(mountpoint.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    struct statfs sf;
+    if (!fd || ::fstatfs(fd.get(), &sf) != 0 || sf.f_type != FUSE_SUPER_MAGIC) {
+      LogWarn("seal: cannot open the FUSE mount " + mountpoint + " to flush dirty pages");
+      return;
+    }
+    if (::syncfs(fd.get()) != 0) LogWarn(std::string("seal: syncfs: ") + strerror(errno));
+  }
+};
+
+Status Setup(const FsOptions& o, Daemon& d) {
+  ::umask(0);
+  RETURN_IF_ERROR(KeepCapsAcrossFsuid());
+  std::unique_ptr<GenerationStack> stack;
+  if (o.generations()) {
+    ASSIGN_OR_RETURN(StateDir sd, StateDir::Open(o.state, o.lowerdirs, UnixNs()));
+    uint64_t live = sd.live();
+    ASSIGN_OR_RETURN(stack, GenerationStack::OpenState(std::move(sd)));
+    ASSIGN_OR_RETURN(d.journal, ChangeJournal::Open(o.state, live));
+    d.sink = std::make_unique<JournalSink>(d.journal.get());
+  } else {
+    ASSIGN_OR_RETURN(stack, GenerationStack::OpenPlain(o.lowerdirs, o.upperdir, o.workdir));
+  }
+  ASSIGN_OR_RETURN(d.core, FsCore::Create(std::move(stack), d.sink.get()));
+  d.mountpoint = o.mountpoint;
+  d.core->SetPreSealFlush([&d] { d.FlushFuseMount(); });
+  d.fuse_ctx.core = d.core.get();
+
+  std::string mount_opts = "default_permissions,allow_other,dev,suid,fsname=ctrsnap-fs,subtype=ctrsnap-fs";
+  for (const auto& opt : o.fuse_options) mount_opts += "," + opt;
+  std::vector<std::string> argv_s = {"ctrsnap-fs", "-o", mount_opts};
+  if (o.debug) argv_s.push_back("-d");
+  std::vector<char*> argv;
+  for (auto& s : argv_s) argv.push_back(s.data());
+  fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
+  d.session = fuse_session_new(&args, &FuseOperations(), sizeof(fuse_lowlevel_ops), &d.fuse_ctx);
+  if (!d.session) return Status::InvalidArgument("fuse_session_new failed (bad FUSE options?)");
+  if (fuse_set_signal_handlers(d.session) != 0) return Status::Internal("fuse signal handlers");
+  d.signals = true;
+  if (fuse_session_mount(d.session, o.mountpoint.c_str()) != 0) {
+    return Status::Internal("fuse mount on " + o.mountpoint + " failed (see log)");
+  }
+  d.mounted = true;
+  if (o.generations()) {
+    d.handler = std::make_unique<FsControlHandler>(d.core.get(), d.journal.get());
+    ASSIGN_OR_RETURN(d.control, ControlServer::Start(o.state, d.handler.get()));
+  }
+  RETURN_IF_ERROR(DropCapabilities());
+  RETURN_IF_ERROR(InstallSeccompFilter());
+  return Status::Ok();
+}
+
+}  // namespace
+
+int RunDaemon(const FsOptions& o, int ready_fd) {
+  Status st = InitLogging(o);
+  if (!st.ok()) {
+    Notify(ready_fd, "ERR " + st.ToString() + "\n");
+    std::fprintf(stderr, "ctrsnap-fs: %s\n", st.ToString().c_str());
+    return 1;
+  }
+  auto d = std::make_unique<Daemon>();
+  st = Setup(o, *d);
+  if (!st.ok()) {
+    LogError("ctrsnap-fs: " + st.ToString());
+    Notify(ready_fd, "ERR " + st.ToString() + "\n");
+    if (ready_fd < 0) std::fprintf(stderr, "ctrsnap-fs: %s\n", st.ToString().c_str());
+    return 1;
+  }
+  LogInfo("ctrsnap-fs mounted on " + o.mountpoint + (o.generations() ? " state " + o.state : "") +
+          ", live generation " + std::to_string(d->core->live_generation()));
+  Notify(ready_fd, "OK\n");
+  fuse_loop_config* cfg = fuse_loop_cfg_create();
+  // Idle workers are never stopped (libfuse's default): stopping them has
+  // been seen to lose a request with libfuse 3.14 under fsx.
+  fuse_loop_cfg_set_max_threads(cfg, 16);
+  int rc = fuse_session_loop_mt(d->session, cfg);
+  fuse_loop_cfg_destroy(cfg);
+  LogInfo("ctrsnap-fs on " + o.mountpoint + " exiting");
+  if (d->journal) (void)d->journal->Flush();
+  d.reset();
+  return rc == 0 ? 0 : 1;
+}
+
+int RunDaemonized(const FsOptions& o) {
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC) != 0) {
+    std::perror("ctrsnap-fs: pipe");
+    return 1;
+  }
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    std::perror("ctrsnap-fs: fork");
+    return 1;
+  }
+  if (pid == 0) {
+    ::close(p[0]);
+    ::setsid();
+    if (::chdir("/") != 0) _exit(1);
+    int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null >= 0) {
+      ::dup2(null, 0);
+      ::dup2(null, 1);
+      ::dup2(null, 2);
+      ::close(null);
+    }
+    _exit(RunDaemon(o, p[1]));
+  }
+  ::close(p[1]);
+  std::string msg;
+  char buf[512];
+  for (;;) {
+    ssize_t n = ::read(p[0], buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    msg.append(buf, static_cast<size_t>(n));
+  }
+  ::close(p[0]);
+  if (msg.rfind("OK", 0) == 0) return 0;
+  if (msg.empty()) {
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    msg = "daemon exited before mounting\n";
+  }
+  std::fprintf(stderr, "ctrsnap-fs: %s", msg.rfind("ERR ", 0) == 0 ? msg.c_str() + 4 : msg.c_str());
+  return 1;
+}
+
+}  // namespace ctrsnap::fs
