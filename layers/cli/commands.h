@@ -14,5 +14,8 @@ void AddSealCommand(CLI::App& root, Context& ctx);    // cmd_seal.cc
 void AddStatusCommand(CLI::App& root, Context& ctx);  // cmd_status.cc
 void AddLogCommand(CLI::App& root, Context& ctx);     // cmd_log.cc
 void AddDiffCommand(CLI::App& root, Context& ctx);    // cmd_diff.cc
+void AddSnapshotCommand(CLI::App& root, Context& ctx);  // snapshot CONTAINER|--state DIR
+void AddLsCommand(CLI::App& root, Context& ctx);        // ls
+void AddInspectCommand(CLI::App& root, Context& ctx);   // inspect SNAPSHOT
 
 }  // namespace ctrsnap::cli

@@ -16,6 +16,9 @@ static constexpr AddCommandFn kCommands[] = {
     AddSealCommand,
     AddLogCommand,
     AddDiffCommand,
+    AddSnapshotCommand,
+    AddLsCommand,
+    AddInspectCommand,
 };
 
 }  // namespace ctrsnap::cli
