@@ -17,5 +17,7 @@ void AddDiffCommand(CLI::App& root, Context& ctx);    // cmd_diff.cc
 void AddSnapshotCommand(CLI::App& root, Context& ctx);  // snapshot CONTAINER|--state DIR
 void AddLsCommand(CLI::App& root, Context& ctx);        // ls
 void AddInspectCommand(CLI::App& root, Context& ctx);   // inspect SNAPSHOT
+void AddScanCommand(CLI::App& root, Context& ctx);
+void AddPolicyCommand(CLI::App& root, Context& ctx);  // policy show
 
 }  // namespace ctrsnap::cli

@@ -19,6 +19,8 @@ static constexpr AddCommandFn kCommands[] = {
     AddSnapshotCommand,
     AddLsCommand,
     AddInspectCommand,
+    AddScanCommand,
+    AddPolicyCommand,
 };
 
 }  // namespace ctrsnap::cli
