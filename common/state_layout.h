@@ -15,6 +15,8 @@
 //     daemon.log            the daemon's own log
 //     snapshots/            snapshot records written by `ctrsnap snapshot`
 //     container.json        set by ctrsnap-runtime: id, bundle, engine, base image
+//     config.orig.json      the bundle's config.json as the engine wrote it (before ctrsnap's edits)
+//     exit.json             the container's exit record (ctrsnap-hook poststop / runtime delete)
 #pragma once
 
 #include <cstdint>
@@ -44,6 +46,10 @@ inline std::string SnapshotsDir(const std::string& state) { return state + "/sna
 inline std::string ContainerMetaPath(const std::string& state) {
   return state + "/container.json";
 }
+inline std::string OriginalSpecPath(const std::string& state) {
+  return state + "/config.orig.json";
+}
+inline std::string ExitRecordPath(const std::string& state) { return state + "/exit.json"; }
 
 // Default root of all containers' state; CTRSNAP_ROOT overrides it.
 inline constexpr const char kDefaultStateRoot[] = "/var/lib/ctrsnap";

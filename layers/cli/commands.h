@@ -19,5 +19,6 @@ void AddLsCommand(CLI::App& root, Context& ctx);        // ls
 void AddInspectCommand(CLI::App& root, Context& ctx);   // inspect SNAPSHOT
 void AddScanCommand(CLI::App& root, Context& ctx);
 void AddPolicyCommand(CLI::App& root, Context& ctx);  // policy show
+void AddGpuCommand(CLI::App& root, Context& ctx);  // cmd_gpu.cc
 
 }  // namespace ctrsnap::cli

@@ -21,6 +21,7 @@ static constexpr AddCommandFn kCommands[] = {
     AddInspectCommand,
     AddScanCommand,
     AddPolicyCommand,
+    AddGpuCommand,
 };
 
 }  // namespace ctrsnap::cli
