@@ -4,6 +4,7 @@
 
 #include "common/file_util.h"
 #include "common/state_layout.h"
+#include "shim/replace_file.h"
 #include "shim/spec.h"
 
 namespace ctrsnap::shim {
@@ -72,7 +73,7 @@ Result<ContainerMeta> ContainerMeta::Load(const std::string& state_dir) {
 }
 
 Status ContainerMeta::Save(const std::string& state_dir) const {
-  return WriteFileAtomic(layout::ContainerMetaPath(state_dir), ToJson(), 0600);
+  return ReplaceFile(layout::ContainerMetaPath(state_dir), ToJson(), 0600);
 }
 
 namespace {
@@ -148,7 +149,7 @@ Result<ExitRecord> ExitRecord::Load(const std::string& state_dir) {
 }
 
 Status ExitRecord::Save(const std::string& state_dir) const {
-  return WriteFileAtomic(layout::ExitRecordPath(state_dir), ToJson(), 0600);
+  return ReplaceFile(layout::ExitRecordPath(state_dir), ToJson(), 0600);
 }
 
 }  // namespace ctrsnap::shim

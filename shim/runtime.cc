@@ -11,6 +11,7 @@
 #include "shim/container_meta.h"
 #include "shim/fs_daemon.h"
 #include "shim/process.h"
+#include "shim/replace_file.h"
 #include "shim/retention.h"
 #include "shim/spec.h"
 #include "shim/spec_editor.h"
@@ -127,7 +128,7 @@ Result<Prepared> PrepareCreate(const RuncArgs& args, const WrapperEnv& env) {
   out.state_dir = state.path;
 
   // The engine's spec, before our edits, for the CLI (image config, env).
-  RETURN_IF_ERROR(WriteFileAtomic(layout::OriginalSpecPath(state.path),
+  RETURN_IF_ERROR(ReplaceFile(layout::OriginalSpecPath(state.path),
                                   spec.dump(2, ' ', false, nlohmann::json::error_handler_t::replace),
                                   0600));
   ContainerMeta meta;

@@ -1,6 +1,7 @@
 #include "shim/spec.h"
 
 #include "common/file_util.h"
+#include "shim/replace_file.h"
 
 namespace ctrsnap::shim {
 
@@ -36,7 +37,7 @@ Result<json> LoadSpec(const std::string& bundle) {
 
 Status SaveSpec(const std::string& bundle, const json& spec) {
   const std::string text = spec.dump(-1, ' ', false, json::error_handler_t::replace);
-  return WriteFileAtomic(JoinPath(bundle, "config.json"), text, 0644)
+  return ReplaceFile(JoinPath(bundle, "config.json"), text, 0644)
       .WithContext("write spec");
 }
 

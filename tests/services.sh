@@ -19,6 +19,8 @@ print_env() {
   echo "export CONTAINERD_NAMESPACE=ctrsnap-test"
   echo "export CTRSNAP_TEST_REGISTRY=$REGISTRY_ADDR"
   echo "export CTRSNAP_TEST_SERVICES=1"
+  echo "export CTRSNAP_ROOT=$RUN/st"
+  echo "export CTRSNAP_CONFIG=$RUN/ctrsnap-config.json"
 }
 
 wait_for() {  # wait_for SECONDS COMMAND...
@@ -100,6 +102,10 @@ case "${1:-}" in
     bin=$(realpath "${2:?usage: services.sh start BIN_DIR}")
     mkdir -p "$RUN" "$DATA"
     # Docker needs its path without the preinstalled newer client shadowing /usr/bin/docker.
+    # ctrsnap-runtime, started by containerd's shims, inherits these from
+    # containerd: the test state root, never the system's /var/lib/ctrsnap. Short, because a
+    # unix socket path (STATE/control.sock) must fit in 108 bytes with a 64-char container id.
+    export CTRSNAP_ROOT=$RUN/st CTRSNAP_CONFIG=$RUN/ctrsnap-config.json
     export PATH=/usr/sbin:/usr/bin:$PATH
     start_containerd && start_dockerd "$bin" && start_registry || { "$0" stop; exit 1; }
     echo "services: containerd, dockerd and registry ($REGISTRY_ADDR) are up"

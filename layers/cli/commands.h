@@ -20,5 +20,6 @@ void AddInspectCommand(CLI::App& root, Context& ctx);   // inspect SNAPSHOT
 void AddScanCommand(CLI::App& root, Context& ctx);
 void AddPolicyCommand(CLI::App& root, Context& ctx);  // policy show
 void AddGpuCommand(CLI::App& root, Context& ctx);  // cmd_gpu.cc
+void AddGcCommand(CLI::App& root, Context& ctx);
 
 }  // namespace ctrsnap::cli

@@ -22,6 +22,7 @@ static constexpr AddCommandFn kCommands[] = {
     AddScanCommand,
     AddPolicyCommand,
     AddGpuCommand,
+    AddGcCommand,
 };
 
 }  // namespace ctrsnap::cli
