@@ -77,7 +77,8 @@ class Writer {
 
   Status Dir(const ChangeNode& node) {
     // Order: opaque marker, whiteouts, then the rest; children are sorted by
-    // name already, and ".wh.X" names only come from whiteout nodes.
+    // name already, and ".wh.X" names only come from whiteout nodes (Skip
+    // leaves out the container's own files of that name).
     if (node.opaque) RETURN_IF_ERROR(Marker(node, JoinTar(node.path, kOpaqueMarker)));
     for (const auto& c : node.children) {
       if (!c->is_whiteout() || Skip(*c)) continue;
@@ -101,6 +102,14 @@ class Writer {
 
   bool Skip(const ChangeNode& n) {
     std::string abs = "/" + n.path;
+    // A container's own file named ".wh.X" cannot be stored: every consumer
+    // of the layer would read it as a whiteout and delete X (and drop the
+    // file). Leave it out, with a reason.
+    if (!n.is_whiteout() && n.name.rfind(kWhiteoutPrefix, 0) == 0) {
+      stats.excluded.push_back(abs + ": name starts with " + kWhiteoutPrefix +
+                               " (reserved for whiteouts in OCI layers)");
+      return true;
+    }
     if (opts_.exclude_runtime_files && !n.is_dir()) {
       for (const auto& p : RuntimeInjectedPaths()) {
         if (abs == p) {
