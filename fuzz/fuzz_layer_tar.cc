@@ -112,6 +112,12 @@ std::map<std::string, Got> ReadBack(const std::string& tar) {
     while ((n = archive_read_data(a, buf, sizeof(buf))) > 0) g.data.append(buf, n);
     FUZZ_CHECK(n == 0, "data of %s: %s", path.c_str(), archive_error_string(a));
     FUZZ_CHECK(out.count(path) == 0, "entry '%s' twice", path.c_str());
+    if (g.type == 'h') {
+      auto t = out.find(g.link);
+      FUZZ_CHECK(t != out.end() && t->second.type == 'f',
+                 "hard link '%s' -> '%s': no earlier regular file of that name", path.c_str(),
+                 g.link.c_str());
+    }
     out[path] = std::move(g);
   }
   FUZZ_CHECK(r == ARCHIVE_EOF, "tar does not read back: %s", archive_error_string(a));
