@@ -55,6 +55,14 @@ struct EntryDeleter {
 };
 using EntryPtr = std::unique_ptr<archive_entry, EntryDeleter>;
 
+// True when NAME survives a PAX "SCHILY.xattr.NAME" record unchanged.
+bool StorableXattrName(const std::string& name) {
+  for (unsigned char c : name) {
+    if (c < 33 || c > 126 || c == '%' || c == '=') return false;
+  }
+  return true;
+}
+
 bool IsUnder(const std::string& path, const std::string& prefix) {
   if (prefix == "/") return true;
   return path == prefix || (path.size() > prefix.size() && path.compare(0, prefix.size(), prefix) == 0 &&
@@ -252,6 +260,15 @@ class Writer {
 
   void AddXattrs(archive_entry* e, const ChangeNode& n) {
     for (const auto& [name, value] : n.entry.xattrs) {
+      // libarchive URL-encodes xattr names holding bytes outside 33..126, '%'
+      // or '=' in the "SCHILY.xattr.NAME" record, and readers (libarchive, Go's
+      // archive/tar) do not decode them: such an xattr would come back under
+      // another name. Leave it out and say so.
+      if (!StorableXattrName(name)) {
+        stats.excluded.push_back("/" + n.path + ": xattr left out (its name holds bytes a tar " +
+                                 "xattr record cannot carry)");
+        continue;
+      }
       archive_entry_xattr_add_entry(e, name.c_str(), value.data(), value.size());
     }
   }
