@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <string_view>
 
@@ -83,5 +84,29 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto un = cfg->PlanUninstall(req);
   FUZZ_CHECK(un.ok(), "%s: uninstall of an installed file refused: %s",
              std::string(in::EngineName(engine)).c_str(), un.status().ToString().c_str());
+  // TOML files are edited line by line: uninstall gives back the original
+  // text (toml_edit.h). Only when install changed the file itself (not a
+  // drop-in) and the original was ctrsnap-free.
+  bool toml = engine == in::Engine::kContainerd || engine == in::Engine::kPodman;
+  bool edited_in_place = false;
+  for (const auto& c : plan->changes) edited_in_place |= c.path == req.file;
+  if (toml && edited_in_place && text.find("ctrsnap") == std::string_view::npos &&
+      text.find_first_not_of(" \t\r\n") != std::string_view::npos) {
+    for (const auto& change : un->changes) {
+      if (change.content) {
+        Put(change.path, *change.content);
+      } else {
+        fs::remove(change.path, ec);
+      }
+    }
+    std::ifstream f(req.file, std::ios::binary);
+    std::string back((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    // A missing final newline may be added: edits are by whole lines.
+    std::string orig(text);
+    if (!orig.empty() && orig.back() != '\n') orig.push_back('\n');
+    if (!back.empty() && back.back() != '\n') back.push_back('\n');
+    FUZZ_CHECK(back == orig, "%s: install + uninstall did not give the original back:\n%s\n--\n%s",
+               std::string(in::EngineName(engine)).c_str(), orig.c_str(), back.c_str());
+  }
   return 0;
 }

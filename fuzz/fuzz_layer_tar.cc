@@ -258,7 +258,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // Excluded: entries the writer reported leaving out (with a reason).
   auto excluded = [&](const std::string& rel) {
     for (const auto& x : stats->excluded) {
-      if (x.rfind("/" + rel + ":", 0) == 0 && x.find(": xattr ") == std::string::npos) return true;
+      // "/REL: why"; xattr notes ("/REL: xattr left out ...") keep the entry.
+      std::string prefix = "/" + rel + ": ";
+      if (x.size() > prefix.size() && x.compare(0, prefix.size(), prefix) == 0 &&
+          x.compare(prefix.size(), 14, "xattr left out") != 0) {
+        return true;
+      }
     }
     return false;
   };
