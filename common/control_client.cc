@@ -34,7 +34,10 @@ Result<nlohmann::json> ControlCall(const std::string& state_dir, nlohmann::json 
     return st.WithContext("is ctrsnap-fs running on " + state_dir + "?");
   }
   request["v"] = kControlProtocolVersion;
-  std::string line = request.dump() + "\n";
+  // dump() throws on invalid UTF-8 (a label typed by a user): replace it; the
+  // daemon checks labels anyway.
+  std::string line =
+      request.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   // send(MSG_NOSIGNAL): a daemon that refuses us (wrong uid, busy) replies and
   // hangs up, possibly before we finish writing; that must be an EPIPE here,
   // not a SIGPIPE that kills the caller, and its reply is still read below.
@@ -65,8 +68,17 @@ Result<nlohmann::json> ControlCall(const std::string& state_dir, nlohmann::json 
   if (j.is_discarded() || !j.is_object()) {
     return Status::Corrupt("control " + path + ": malformed reply");
   }
-  if (!j.value("ok", false)) {
-    return Status(Code::kIo, "ctrsnap-fs: " + j.value("error", std::string("unknown error")));
+  // json::value() throws when a field has another type: check types first.
+  auto ok = j.find("ok");
+  if (ok == j.end() || !ok->is_boolean()) {
+    return Status::Corrupt("control " + path + ": reply without a boolean \"ok\"");
+  }
+  if (!ok->get<bool>()) {
+    auto err = j.find("error");
+    std::string msg = err != j.end() && err->is_string() && !err->get<std::string>().empty()
+                          ? err->get<std::string>()
+                          : "unknown error";
+    return Status(Code::kIo, "ctrsnap-fs: " + msg);
   }
   return j;
 }

@@ -60,6 +60,14 @@ struct EntryDeleter {
 };
 using EntryPtr = std::unique_ptr<archive_entry, EntryDeleter>;
 
+// True when NAME survives a PAX "SCHILY.xattr.NAME" record unchanged.
+bool StorableXattrName(const std::string& name) {
+  for (unsigned char c : name) {
+    if (c < 33 || c > 126 || c == '%' || c == '=') return false;
+  }
+  return true;
+}
+
 bool IsUnder(const std::string& path, const std::string& prefix) {
   if (prefix == "/") return true;
   return path == prefix || (path.size() > prefix.size() && path.compare(0, prefix.size(), prefix) == 0 &&
@@ -82,7 +90,8 @@ class Writer {
 
   Status Dir(const ChangeNode& node) {
     // Order: opaque marker, whiteouts, then the rest; children are sorted by
-    // name already, and ".wh.X" names only come from whiteout nodes.
+    // name already, and ".wh.X" names only come from whiteout nodes (Skip
+    // leaves out the container's own files of that name).
     if (node.opaque) RETURN_IF_ERROR(Marker(node, JoinTar(node.path, kOpaqueMarker)));
     for (const auto& c : node.children) {
       if (!c->is_whiteout() || Skip(*c)) continue;
@@ -106,6 +115,14 @@ class Writer {
 
   bool Skip(const ChangeNode& n) {
     std::string abs = "/" + n.path;
+    // A container's own file named ".wh.X" cannot be stored: every consumer
+    // of the layer would read it as a whiteout and delete X (and drop the
+    // file). Leave it out, with a reason.
+    if (!n.is_whiteout() && n.name.rfind(kWhiteoutPrefix, 0) == 0) {
+      stats.excluded.push_back(abs + ": name starts with " + kWhiteoutPrefix +
+                               " (reserved for whiteouts in OCI layers)");
+      return true;
+    }
     if (opts_.exclude_runtime_files && !n.is_dir()) {
       for (const auto& p : RuntimeInjectedPaths()) {
         if (abs == p) {
@@ -248,6 +265,15 @@ class Writer {
 
   void AddXattrs(archive_entry* e, const ChangeNode& n) {
     for (const auto& [name, value] : n.entry.xattrs) {
+      // libarchive URL-encodes xattr names holding bytes outside 33..126, '%'
+      // or '=' in the "SCHILY.xattr.NAME" record, and readers (libarchive, Go's
+      // archive/tar) do not decode them: such an xattr would come back under
+      // another name. Leave it out and say so.
+      if (!StorableXattrName(name)) {
+        stats.excluded.push_back("/" + n.path + ": xattr left out (its name holds bytes a tar " +
+                                 "xattr record cannot carry)");
+        continue;
+      }
       archive_entry_xattr_add_entry(e, name.c_str(), value.data(), value.size());
     }
   }

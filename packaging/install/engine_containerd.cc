@@ -161,9 +161,15 @@ class ContainerdConfig final : public EngineConfig {
       plan.notes.push_back("drop-in " + *dropin + " (imported by " + req.file + ")");
       return plan;
     }
-    std::string out = empty && main.find_first_not_of(" \t\r\n") == std::string::npos
-                          ? "version = 2\n"
-                          : main;
+    std::string out = main;
+    if (empty && main.find_first_not_of(" \t\r\n") == std::string::npos) {
+      out = "version = 2\n";
+    } else if (empty) {
+      // Only comments: without a `version` line containerd would read the
+      // result as a version 1 config (and Inspect refuse it). Marked, so
+      // uninstall gives the comments back as they were.
+      out = "version = 2  " + std::string(kAddedMarker) + "\n" + main;
+    }
     auto set = [&](const TomlPath& table, const std::string& key,
                    const std::string& value) -> Status {
       bool changed = false;
