@@ -9,6 +9,7 @@
 //     gen/N/upper/          generation N in overlayfs upper format (N = 1, 2, ...)
 //     gen/N/work/           overlayfs work dir paired with gen/N/upper
 //     journal/N.log         the write journal of generation N (append-only)
+//     lower/                bind mount of the original root while the container runs
 //     lock                  flock(LOCK_EX) held by the daemon for its whole life, and by
 //                           offline tools (snapshot of an exited container, gc)
 //     control.sock          the daemon's root-only control socket
@@ -39,6 +40,10 @@ inline std::string JournalDir(const std::string& state) { return state + "/journ
 inline std::string JournalPath(const std::string& state, uint64_t gen) {
   return JournalDir(state) + "/" + std::to_string(gen) + ".log";
 }
+// A private bind mount of the container's original root, made before
+// ctrsnap-fs is mounted over that root, so that readers other than the daemon
+// (the layer writer, drift) can still reach the lower while it is covered.
+inline std::string LowerViewPath(const std::string& state) { return state + "/lower"; }
 inline std::string LockPath(const std::string& state) { return state + "/lock"; }
 inline std::string ControlSocketPath(const std::string& state) { return state + "/control.sock"; }
 inline std::string DaemonLogPath(const std::string& state) { return state + "/daemon.log"; }

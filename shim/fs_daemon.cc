@@ -52,14 +52,31 @@ std::string Unescape(const std::string& s) {
 
 }  // namespace
 
+// Binds LOWERDIR at STATE/lower (once: a resumed state may have it already),
+// so the lower stays reachable by path after ctrsnap-fs covers the original
+// root. The daemon itself keeps fds; the layer writer and drift need paths.
+static Result<std::string> BindLowerView(const std::string& lowerdir, const std::string& state) {
+  std::string view = layout::LowerViewPath(state);
+  if (!TopMountType(view).empty()) return view;
+  if (::mkdir(view.c_str(), 0700) != 0 && errno != EEXIST) {
+    return Status::FromErrno(errno, "mkdir", view);
+  }
+  if (::mount(lowerdir.c_str(), view.c_str(), nullptr, MS_BIND, nullptr) != 0) {
+    return Status::FromErrno(errno, "bind mount " + lowerdir + " on", view);
+  }
+  ::mount(nullptr, view.c_str(), nullptr, MS_PRIVATE, nullptr);
+  return view;
+}
+
 Status StartFsDaemon(const FsLaunch& launch) {
   for (const std::string* p : {&launch.lowerdir, &launch.state_dir}) {
     if (p->find(',') != std::string::npos) {
       return Status::InvalidArgument("path contains ',' and cannot be passed to ctrsnap-fs: " + *p);
     }
   }
+  ASSIGN_OR_RETURN(std::string lower_view, BindLowerView(launch.lowerdir, launch.state_dir));
   std::vector<std::string> argv = {launch.fs_binary, "-o",
-                                   "lowerdir=" + launch.lowerdir + ",state=" + launch.state_dir,
+                                   "lowerdir=" + lower_view + ",state=" + launch.state_dir,
                                    launch.mountpoint};
   DetachOptions opts;
   opts.stderr_path = layout::DaemonLogPath(launch.state_dir);
@@ -184,6 +201,10 @@ Status StopFsDaemon(const std::string& state_dir, const std::string& mountpoint,
     }
     SleepMs(10);
     waited += 10;
+  }
+  std::string view = layout::LowerViewPath(state_dir);
+  if (!TopMountType(view).empty() && ::umount2(view.c_str(), MNT_DETACH) != 0) {
+    return Status::FromErrno(errno, "umount", view);
   }
   return Status::Ok();
 }

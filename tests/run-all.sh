@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Builds ctrsnap twice and runs the whole test suite; what CI runs (.ci/run).
 #   1. clang, -Werror, AddressSanitizer + UndefinedBehaviorSanitizer: unit tests.
-#   2. g++, -Werror: every test (unit, mount, runtime, end-to-end) against
+#   2. g++, -Werror: every test (unit, mount, runtime, e2e, packaging) against
 #      private dockerd, containerd and registry started here and stopped on exit.
-# The last thing printed is ctest's summary. Run as root.
+# The fuzz smoke run (label fuzz, tests/fuzz-smoke.sh) builds a third, instrumented tree and is
+# left to `ctest -L fuzz` by hand. The last thing printed is ctest's summary. Run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,4 +30,4 @@ tests/services.sh start build/bin
 eval "$(tests/services.sh env)"
 
 echo "== all tests"
-ctest --test-dir build --output-on-failure
+ctest --test-dir build --output-on-failure -LE fuzz

@@ -165,7 +165,8 @@ Result<json> Demo::Snapshot(int seq) {
 }
 
 void Demo::Describe(int seq, const json& s) {
-  auto u = [&](const char* k) { return s.value(k, uint64_t{0}); };
+  const json files = s.value("files", json::object());
+  auto u = [&](const char* k) { return files.value(k, uint64_t{0}); };
   const json layer = s.value("layer", json::object());
   std::printf("   snapshot %d: layer %s, %s compressed; %llu files added, %llu changed, %llu deleted\n",
               seq, layer.value("digest", std::string("?")).substr(0, 19).c_str(),
@@ -184,7 +185,7 @@ void Demo::Describe(int seq, const json& s) {
   } else {
     std::printf("   left out of the image:\n");
     for (const auto& f : stripped) {
-      std::printf("     %-34s %-26s %s\n", f.value("path", std::string()).c_str(),
+      std::printf("     %s\n       rule %s: %s\n", f.value("path", std::string()).c_str(),
                   f.value("rule", std::string()).c_str(), f.value("reason", std::string()).c_str());
     }
   }
@@ -220,7 +221,6 @@ Status Demo::RunSnapshotImage(const json& s) {
     unpack[3] = layout + ":" + tag;  // layouts that name the image by its full reference
     RETURN_IF_ERROR(RunChecked(unpack).status());
   }
-  std::string last = "checkpoint-1";
   RETURN_IF_ERROR(WriteCheckSpec(
       restore,
       "cd /work && ls; trainer \"$(ls checkpoint-*.bin | sort -t- -k2 -n | tail -n1)\";"
@@ -247,7 +247,6 @@ Status Demo::RunSnapshotImage(const json& s) {
     return Status(Code::kIo, "the snapshot image's container exited " +
                                  std::to_string(out.exit_code));
   }
-  (void)last;
   return Status::Ok();
 }
 
