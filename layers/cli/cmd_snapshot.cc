@@ -47,6 +47,8 @@ struct SnapshotFlags {
   bool squash = false;
   bool full = false;
   bool allow_secrets = false;
+  bool aggressive = false;
+  std::string on_secret;
   bool include_setup = false;
   bool json = false;
   bool no_progress = false;
@@ -284,6 +286,11 @@ Status Run(const SnapshotFlags& f, bool* printed) {
   policy::PolicyOptions popts;
   popts.system_policy_path = layout::kDefaultPolicyPath;
   popts.snapshot_policy_path = f.policy;
+  popts.container_policy_path = t.meta.policy_path;
+  if (f.aggressive) popts.aggressive = true;
+  if (f.on_secret == "fail") popts.on_secret = FilterAction::kFail;
+  if (f.on_secret == "report") popts.on_secret = FilterAction::kKeepReport;
+  if (f.on_secret == "drop") popts.on_secret = FilterAction::kDrop;
   popts.env = runtime_env;
   ASSIGN_OR_RETURN(auto policy_filter, policy::MakePolicyFilter(popts));
   policy = policy_filter.get();
@@ -352,6 +359,10 @@ void AddSnapshotCommand(CLI::App& root, Context& ctx) {
   cmd->add_flag("--squash", f->squash, "one layer with everything since the base image");
   cmd->add_flag("--full", f->full, "keep what the policy would strip (not secrets)");
   cmd->add_flag("--allow-secrets", f->allow_secrets, "keep secrets too (reported)");
+  cmd->add_flag("--aggressive", f->aggressive,
+                "also drop large downloads (model hubs, dataset caches), always reported");
+  cmd->add_option("--on-secret", f->on_secret, "drop (default), report, or fail the snapshot")
+      ->check(CLI::IsMember({"drop", "report", "fail"}));
   cmd->add_flag("--include-setup", f->include_setup, "export the runtime's setup generation too");
   cmd->add_flag("--json", f->json, "print the result as JSON");
   cmd->add_flag("--no-progress", f->no_progress, "no progress bar");

@@ -37,6 +37,12 @@ Result<ContainerMetaView> LoadContainerMeta(const std::string& state) {
     m.image = j.value("image", "");
     m.created_unix_ns = j.value("created_unix_ns", int64_t{0});
     if (j.contains("env") && j["env"].is_array()) m.env = j["env"].get<std::vector<std::string>>();
+    if (j.contains("annotations") && j["annotations"].is_object()) {
+      const auto& a = j["annotations"];
+      if (a.contains("ctrsnap.policy") && a["ctrsnap.policy"].is_string()) {
+        m.policy_path = a["ctrsnap.policy"].get<std::string>();
+      }
+    }
     if (j.contains("mounts") && j["mounts"].is_array()) {
       for (const auto& mt : j["mounts"]) {
         if (mt.is_string()) m.mounts.push_back(mt.get<std::string>());

@@ -26,6 +26,7 @@ struct ContainerMetaView {
   int64_t created_unix_ns = 0;
   std::vector<std::string> env;
   std::vector<std::string> mounts;  // container paths of bind mounts and volumes, if recorded
+  std::string policy_path;  // the container's "ctrsnap.policy" annotation: a policy file
 };
 
 // Reads STATE/container.json; a missing file gives present=false; malformed

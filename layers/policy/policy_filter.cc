@@ -226,7 +226,11 @@ Result<Policy> LoadPolicy(const PolicyOptions& opts) {
     p.exclude.push_back(g);
   }
   if (opts.aggressive) p.aggressive = *opts.aggressive;
-  if (opts.on_secret) p.actions[kKindSecret] = *opts.on_secret;
+  // A credential file found by its path is a secret too: --on-secret covers both.
+  if (opts.on_secret) {
+    p.actions[kKindSecret] = *opts.on_secret;
+    p.actions[kKindCredentialPath] = *opts.on_secret;
+  }
   return p;
 }
 
