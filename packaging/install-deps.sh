@@ -19,7 +19,7 @@ build_pkgs=(
 runtime_pkgs=(
   runc crun docker.io containerd skopeo umoci docker-registry busybox-static
   podman fuse-overlayfs attr acl e2fsprogs util-linux kmod iproute2 procps psmisc
-  zstd pigz python3 python3-yaml jq lintian debhelper fakeroot dpkg-dev help2man debootstrap
+  zstd pigz python3 python3-yaml jq patchelf lintian debhelper fakeroot dpkg-dev help2man debootstrap
 )
 
 pkgs=("${build_pkgs[@]}")
