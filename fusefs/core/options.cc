@@ -33,15 +33,15 @@ bool HasPrefixIn(const std::array<std::string_view, N>& a, std::string_view s) {
   return std::any_of(a.begin(), a.end(), [&](std::string_view p) { return StartsWith(s, p); });
 }
 
-// Splits an -o value at commas, honouring "\," as a literal comma.
-std::vector<std::string> SplitOptions(const std::string& value) {
+// Splits VALUE at SEP; a backslash before SEP makes it literal. Drops empty parts.
+std::vector<std::string> SplitEscaped(const std::string& value, char sep) {
   std::vector<std::string> out;
   std::string cur;
   for (size_t i = 0; i < value.size(); ++i) {
-    if (value[i] == '\\' && i + 1 < value.size() && value[i + 1] == ',') {
-      cur += ',';
+    if (value[i] == '\\' && i + 1 < value.size() && value[i + 1] == sep) {
+      cur += sep;
       ++i;
-    } else if (value[i] == ',') {
+    } else if (value[i] == sep) {
       if (!cur.empty()) out.push_back(std::move(cur));
       cur.clear();
     } else {
@@ -51,6 +51,9 @@ std::vector<std::string> SplitOptions(const std::string& value) {
   if (!cur.empty()) out.push_back(std::move(cur));
   return out;
 }
+
+// Splits an -o value at commas, honouring "\," as a literal comma.
+std::vector<std::string> SplitOptions(const std::string& value) { return SplitEscaped(value, ','); }
 
 Status ApplyOption(const std::string& opt, FsOptions& o) {
   auto value = [&](std::string_view key) { return opt.substr(key.size()); };
@@ -108,21 +111,7 @@ Status Validate(const FsOptions& o) {
 }  // namespace
 
 std::vector<std::string> SplitLowerdirs(const std::string& value) {
-  std::vector<std::string> out;
-  std::string cur;
-  for (size_t i = 0; i < value.size(); ++i) {
-    if (value[i] == '\\' && i + 1 < value.size() && value[i + 1] == ':') {
-      cur += ':';
-      ++i;
-    } else if (value[i] == ':') {
-      if (!cur.empty()) out.push_back(std::move(cur));
-      cur.clear();
-    } else {
-      cur += value[i];
-    }
-  }
-  if (!cur.empty()) out.push_back(std::move(cur));
-  return out;
+  return SplitEscaped(value, ':');
 }
 
 Result<FsOptions> ParseCommandLine(const std::vector<std::string>& args) {
