@@ -63,7 +63,8 @@ Result<std::string> ResolveSnapshotName(const std::string& arg, const std::strin
     }
   }
   if (arg.find(':') != std::string::npos && !arg.starts_with("oci:") && !arg.starts_with("dir:")) {
-    for (const auto& state : layers::ListStateDirs(root)) {
+    for (const auto& name : layers::ListStateDirs(root)) {
+      std::string state = root + "/" + name;
       auto records = layers::LoadSnapshotRecords(state);
       if (!records.ok()) continue;
       for (auto it = records->rbegin(); it != records->rend(); ++it) {

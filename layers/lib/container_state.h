@@ -37,7 +37,7 @@ Result<ContainerMetaView> LoadContainerMeta(const std::string& state);
 // with NAME. NotFound when none matches, InvalidArgument when several do.
 Result<std::string> ResolveStateDir(const std::string& root, const std::string& name);
 
-// The state dirs under ROOT (those holding fs.json), sorted by name.
+// The names of the state dirs under ROOT (those holding fs.json), sorted.
 std::vector<std::string> ListStateDirs(const std::string& root);
 
 // Bytes allocated under PATH (st_blocks), without following symlinks.
