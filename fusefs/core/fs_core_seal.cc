@@ -1,11 +1,14 @@
 // FsCore: sealing a generation (the epoch switch).
 #include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
 
+#include "common/file_util.h"
 #include "common/log.h"
+#include "common/state_layout.h"
 #include "fusefs/core/fs_core.h"
 #include "fusefs/core/fs_core_internal.h"
 
@@ -37,6 +40,13 @@ FsMeta FsCore::MetaSnapshot() {
   return stack_->meta();
 }
 
+Result<std::vector<uint64_t>> FsCore::MarkExported(const std::vector<uint64_t>& gens,
+                                                   const std::string& digest) {
+  std::lock_guard<std::mutex> sl(seal_mu_);
+  if (!stack_->can_seal()) return Status::Unsupported("no generations (plain upperdir mode)");
+  return stack_->MarkExported(gens, digest);
+}
+
 Status FsCore::SyncLive() {
   EpochReadLock l(&epoch_lock_);
   if (SyncFs(epoch_root_.get()) != 0) return Errno("syncfs");
@@ -56,20 +66,57 @@ Status FsCore::SyncLive() {
 // A failure before the switch restores fs.json and removes gen/N+1.
 Result<SealResult> FsCore::Seal(const std::string& label) {
   std::lock_guard<std::mutex> sl(seal_mu_);
+  return SealLocked(label, nullptr);
+}
+
+Result<CompactResult> FsCore::Compact(std::optional<uint64_t> through) {
+  std::lock_guard<std::mutex> sl(seal_mu_);
+  if (!stack_->can_seal()) return Status::Unsupported("compact needs state= (plain upperdir mode)");
+  CompactResult res;
+  res.runs = stack_->PlanCompaction(through);
+  if (res.runs.empty()) return res;
+  // `ctrsnap snapshot` reads the sealed generations for its whole run and
+  // holds this lock meanwhile (layers/lib/snapshot.cc).
+  const std::string snapshots = layout::SnapshotsDir(stack_->state_dir());
+  RETURN_IF_ERROR(MakeDirs(snapshots, 0700));
+  UniqueFd lock(::open((snapshots + "/lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!lock) return Errno("open", snapshots + "/lock");
+  if (::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
+    return Status(Code::kBusy, "a snapshot is being taken; compact later", EBUSY);
+  }
+  RETURN_IF_ERROR(stack_->BuildCompaction(&res.runs));
+  auto sealed = SealLocked("", &res.runs);
+  if (!sealed.ok()) return sealed.status();
+  res.seal = *sealed;
+  return res;
+}
+
+Result<SealResult> FsCore::SealLocked(const std::string& label, std::vector<CompactRun>* runs) {
   if (!stack_->can_seal()) return Status::Unsupported("seal needs state= (plain upperdir mode)");
   const int64_t t0 = NowUs();
   if (pre_seal_flush_) pre_seal_flush_();
-  if (SyncFs(epoch_root_.get()) != 0) return Errno("syncfs before seal");
-  RETURN_IF_ERROR(stack_->PrepareSeal());
+  auto abort_runs = [&] {
+    if (runs) stack_->AbortCompaction(*runs);
+  };
+  if (SyncFs(epoch_root_.get()) != 0) {
+    abort_runs();
+    return Errno("syncfs before seal");
+  }
+  if (Status st = stack_->PrepareSeal(); !st.ok()) {
+    abort_runs();
+    return st;
+  }
   const uint64_t sealed = epoch_.load();
   const uint64_t live = sealed + 1;
   auto upper = stack_->OpenUpper(live);
   if (!upper.ok()) {
     stack_->AbortSeal();
+    abort_runs();
     return upper.status();
   }
-  if (Status st = stack_->CommitSeal(label, UnixNs()); !st.ok()) {
+  if (Status st = stack_->CommitSeal(label, UnixNs(), runs); !st.ok()) {
     stack_->AbortSeal();
+    abort_runs();
     return st;
   }
 
@@ -84,7 +131,7 @@ Result<SealResult> FsCore::Seal(const std::string& label) {
   if (mnt.ok()) root.reset(::openat(mnt->get(), ".", O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!mnt.ok() || !root || ::fstat(root.get(), &st) != 0) {
     Status err = mnt.ok() ? Errno("open new root") : mnt.status();
-    Status rb = stack_->RollbackSeal();
+    Status rb = stack_->RollbackSeal(runs);
     if (!rb.ok()) LogError("seal rollback: " + rb.ToString());
     return err;
   }
@@ -113,6 +160,10 @@ Result<SealResult> FsCore::Seal(const std::string& label) {
   pthread_rwlock_unlock(&epoch_lock_);
 
   if (SyncFs(old_root.get()) != 0) LogWarn("seal: syncfs of the sealed epoch failed");
+  // Nothing is looked up through the old epoch any more (nodes and handles
+  // re-resolve in the new one; orphans hold their open files, which outlive
+  // their names): what the compaction replaced can go.
+  if (runs) stack_->FinishCompaction(*runs);
   SealResult res;
   res.sealed = sealed;
   res.live = live;
