@@ -1,9 +1,9 @@
 #!/bin/bash
 # bench/seal/run.sh BIN_DIR [SECONDS]: mounts ctrsnap-fs on a fresh state
 # directory and runs ctrsnap-sealbench (see sealbench.cc); then, in the same
-# run, the same load in a docker container (a ticker appending a timestamp
-# every ~1 ms, a writer streaming 1 MiB writes into a 256 MiB file) while
-# `docker commit` runs every 250 ms, and prints that row too. The docker row
+# run, the same ticker and writer inside a docker container (sealbench
+# --load) while `docker commit` runs back to back (250 ms apart), and prints
+# that row too. The docker row
 # needs a reachable daemon (DOCKER_HOST, e.g. tests/services.sh start + env);
 # without one it is skipped with a message. Run as root.
 set -eu
@@ -35,23 +35,25 @@ if ! docker info >/dev/null 2>&1; then
   exit 0
 fi
 DOCKER_OK=1
-mkdir -p "$W/img/bin" "$W/img/tmp"
-cp /bin/busybox "$W/img/bin/"
-for c in sh head date usleep cat; do ln -s busybox "$W/img/bin/$c"; done
+# An image holding just ctrsnap-sealbench and its libraries: the container
+# runs the very same ticker and writer (`--load /data`).
+mkdir -p "$W/img/bin" "$W/img/data"
+cp "$BIN/ctrsnap-sealbench" "$W/img/bin/"
+for lib in $(ldd "$BIN/ctrsnap-sealbench" | grep -o '/[^ ]*'); do
+  mkdir -p "$W/img$(dirname "$lib")"; cp -L "$lib" "$W/img$lib"
+done
 tar -C "$W/img" -c . | docker import - "bench-seal-base:$NONCE" >/dev/null
-# The ticker: one line per ~1 ms (busybox date +%s%N; usleep 1000).
-docker run -d --name "$CTR" "bench-seal-base:$NONCE" sh -c '
-  (while :; do head -c 268435456 /dev/zero > /load; done) &
-  while :; do date +%s%N >> /ticks; usleep 1000; done' >/dev/null
+docker run -d --name "$CTR" "bench-seal-base:$NONCE" /bin/ctrsnap-sealbench --load /data >/dev/null
 sleep "$SECS"                              # the no-commit phase
-start=$(date +%s%N); n=0
+now() { "$BIN/ctrsnap-sealbench" --now; }  # the ticker's clock (monotonic)
+start=$(now); n=0
 end=$(( start + SECS * 1000000000 ))
-while [ "$(date +%s%N)" -lt "$end" ]; do
+while [ "$(now)" -lt "$end" ]; do
   docker commit "$CTR" "bench-seal:$NONCE-$n" >/dev/null
   n=$((n + 1)); sleep 0.25
 done
-stop=$(date +%s%N)
-docker cp "$CTR:/ticks" "$W/ticks" >/dev/null
+stop=$(now)
+docker cp "$CTR:/data/ticks" "$W/ticks" >/dev/null
 # Gaps between consecutive ticks, split at START into the two phases.
 awk -v start="$start" -v stop="$stop" -v d="$W" '
   NR > 1 { g = $1 - prev; if ($1 < start) print g > (d "/g0"); else if ($1 <= stop) print g > (d "/g1") }
@@ -63,7 +65,7 @@ row() {  # NAME FILE
           printf "| %s | %d | %.2f | %.2f | - |\n", name, NR, a[NR] / 1e6, a[p] / 1e6 }'
 }
 echo
-echo "docker (busybox ticker in the container, one fork per tick: its floor is ~1-3 ms):"
+echo "docker: the same ticker and writer in a container (its upper dir), \`docker commit\` alongside:"
 echo "| phase | ticks | longest gap ms | p99 gap ms | MiB written |"
 echo "|---|---|---|---|---|"
 row "no commits" "$W/g0"

@@ -15,6 +15,9 @@
 namespace ctrsnap::fs {
 namespace {
 
+// How long a seal tries to find the epoch lock free before it queues for it.
+constexpr int64_t kSealTryLockUs = 100000;
+
 int64_t NowUs() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
@@ -60,7 +63,8 @@ Status FsCore::SyncLive() {
 //     the publish and before step 2 just moves the seal point to the crash:
 //     the next start serves N+1, and N holds everything written until then.
 //  2. mount epoch N+1 (see below why before blocking), flush the journal;
-//  3. block operations (exclusive epoch lock), rotate the journal, switch the
+//  3. block operations (exclusive epoch lock, taken when nothing is in flight
+//     if that happens within kSealTryLockUs), rotate the journal, switch the
 //     current epoch and root; unblock. Only this is the time operations wait.
 //  4. syncfs the old epoch once more (what was written between 1 and 3).
 // A failure before the switch restores fs.json and removes gen/N+1.
@@ -139,10 +143,25 @@ Result<SealResult> FsCore::SealLocked(const std::string& label, std::vector<Comp
   // lock has little left to write and sync.
   if (sink_) sink_->Flush();
 
-  // From here new operations wait (the lock prefers writers) until the
-  // in-flight ones are done and the switch is made: all of it is blocked time.
-  const int64_t t1 = NowUs();
-  pthread_rwlock_wrlock(&epoch_lock_);
+  // First try to catch a moment when no operation is in flight, without
+  // blocking anyone: a failed trywrlock does not stop new readers (the
+  // blocking wrlock does, since the lock prefers writers). An in-flight write
+  // can sit in the kernel's dirty-page throttling for up to 200 ms; waiting
+  // for it in wrlock would block every new operation meanwhile.
+  // From the lock on, new operations wait until the switch is made: that is
+  // the blocked time (for the fallback, the whole wrlock wait too).
+  int64_t t1 = NowUs();
+  const int64_t try_until = t1 + kSealTryLockUs;
+  bool locked = false;
+  while (!(locked = pthread_rwlock_trywrlock(&epoch_lock_) == 0) && NowUs() < try_until) {
+    ::usleep(20);
+  }
+  if (locked) {
+    t1 = NowUs();
+  } else {
+    t1 = NowUs();
+    pthread_rwlock_wrlock(&epoch_lock_);
+  }
   const int64_t t_locked = NowUs();
   epoch_.store(live);
   UniqueFd old_root = std::move(epoch_root_);
