@@ -117,7 +117,7 @@ class FsCompactTest : public ::testing::Test {
     ASSERT_EQ(::rename(fs_.M("d2").c_str(), fs_.M("d3").c_str()), 0);
     ASSERT_TRUE(WriteFile(fs_.M("d3/y"), "y changed").ok());
     ASSERT_EQ(::chmod(fs_.M("big").c_str(), 0700), 0);
-    ASSERT_TRUE(WriteFile(fs_.M("w2"), "w2 changed").ok());
+    ASSERT_TRUE(WriteFile(fs_.M("n1/f"), "n1f changed").ok());  // over generation 1
     Seal();
   }
 
@@ -134,7 +134,7 @@ class FsCompactTest : public ::testing::Test {
     EXPECT_TRUE(o.ok()) << o.status().ToString();
     // Without st_nlink: the overlay reports a lower file's link count as its
     // layer has it, and the merge drops names that newer generations
-    // superseded (w2 rewritten in 4 leaves w2link alone with its inode).
+    // superseded (a name rewritten later leaves its hard link alone with it).
     return o.ok() ? DescribeTree(*o, false) : "";
   }
 
