@@ -88,7 +88,10 @@ Result<CompactResult> FsCore::Compact(std::optional<uint64_t> through) {
   if (::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
     return Status(Code::kBusy, "a snapshot is being taken; compact later", EBUSY);
   }
-  RETURN_IF_ERROR(stack_->BuildCompaction(&res.runs));
+  if (Status st = stack_->BuildCompaction(&res.runs); !st.ok()) {
+    stack_->AbortCompaction(res.runs);
+    return st;
+  }
   auto sealed = SealLocked("", &res.runs);
   if (!sealed.ok()) return sealed.status();
   res.seal = *sealed;
