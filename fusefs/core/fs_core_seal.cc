@@ -172,7 +172,7 @@ Result<SealResult> FsCore::SealLocked(const std::string& label, std::vector<Comp
   live_upper_ = std::move(*upper);
   Node* r = table_->root();
   {
-    std::lock_guard<std::mutex> l(r->mu);
+    std::lock_guard<NodeMutex> l(r->mu);
     r->fd = std::move(root);
     r->epoch = live;
   }
