@@ -3,12 +3,17 @@
 // Protocol (version 1): a unix stream socket at STATE/control.sock, mode 0600,
 // owned by root; the server checks SO_PEERCRED (uid 0 only). Each request is
 // one JSON object on one line; each reply is one JSON object on one line.
-//   request:  {"v":1,"op":"status"|"seal"|"flush"|"compact", ...op fields}
+//   request:  {"v":1,"op":"status"|"seal"|"flush"|"compact"|"mark_exported", ...op fields}
 //     seal:    {"label":"..."} (optional)
 //     compact: {"through": N} (optional: compact exported generations <= N)
+//     mark_exported: {"generations":[N,...],"digest":"sha256:..."} (sealed
+//              generations now in a snapshot layer; recorded in fs.json)
 //   reply:    {"v":1,"ok":true, ...result} or {"v":1,"ok":false,"error":"..."}
 //     status:  {"live":N,"generations":[{id,label,sealed,bytes,files}],"journal":{...}}
 //     seal:    {"sealed":N,"live":N+1,"blocked_us":T}
+//     compact: {"compacted":[{from,into,members,linked,materialized,...}]} and,
+//              when something was compacted, the seal that put it in place
+//              ({"sealed","live","blocked_us"})
 // Unknown ops, malformed JSON and oversized lines (> 64 KiB) get an error reply.
 // Server details (fusefs/control/control_server.h):
 //   - "v" may be omitted (means 1); any other version is an error reply.

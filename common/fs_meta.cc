@@ -37,6 +37,11 @@ Status FsMeta::Validate() const {
       return Status::Corrupt("fs.json: generation " + std::to_string(g.id) +
                              (last ? " is the last but sealed" : " is live but not the last"));
     }
+    if ((g.compacted_into != 0 && (!g.sealed || g.compacted_into <= g.id)) ||
+        g.compacted_from > g.id) {
+      return Status::Corrupt("fs.json: generation " + std::to_string(g.id) +
+                             " has an impossible compaction record");
+    }
   }
   return Status::Ok();
 }
@@ -53,6 +58,8 @@ std::string FsMeta::ToJson() const {
                         {"created_unix_ns", g.created_unix_ns},
                         {"sealed_unix_ns", g.sealed_unix_ns}};
     if (!g.exported_in.empty()) e["exported_in"] = g.exported_in;
+    if (g.compacted_from != 0) e["compacted_from"] = g.compacted_from;
+    if (g.compacted_into != 0) e["compacted_into"] = g.compacted_into;
     j["generations"].push_back(std::move(e));
   }
   return j.dump(2) + "\n";
@@ -72,6 +79,8 @@ Result<FsMeta> FsMeta::FromJson(std::string_view text) {
       g.created_unix_ns = e.value("created_unix_ns", int64_t{0});
       g.sealed_unix_ns = e.value("sealed_unix_ns", int64_t{0});
       g.exported_in = e.value("exported_in", "");
+      g.compacted_from = e.value("compacted_from", uint64_t{0});
+      g.compacted_into = e.value("compacted_into", uint64_t{0});
       m.generations.push_back(std::move(g));
     }
   } catch (const nlohmann::json::exception& e) {

@@ -5,6 +5,8 @@
 //   - generations are ordered by id, ids start at 1 and increase by one;
 //   - exactly one generation, the last, is live (sealed == false); every other
 //     generation is sealed and its upper directory never changes again;
+//   - a generation with compacted_into set is sealed, its upper is empty, and
+//     compacted_into names a later generation;
 //   - fs.json is replaced atomically (WriteFileAtomic), so a crash leaves
 //     either the state before a seal or the state after it.
 // The daemon is the only writer; the CLI, the layer writer and the hook read it.
@@ -28,6 +30,13 @@ struct GenerationMeta {
   // Digest of the snapshot layer that contains this generation, once exported
   // (set by `ctrsnap snapshot`, recorded through the daemon or offline).
   std::string exported_in;
+  // Compaction (fusefs/core/state_dir_compact.cc) merges consecutive exported
+  // generations FROM..N into N: N gets compacted_from = FROM and holds the
+  // merged tree; each id in FROM..N-1 stays listed, with compacted_into = N
+  // and an empty upper directory (so a stack of every gen/K/upper still shows
+  // the same tree). 0: not compacted.
+  uint64_t compacted_from = 0;
+  uint64_t compacted_into = 0;
 };
 
 struct FsMeta {

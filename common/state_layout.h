@@ -8,6 +8,8 @@
 //     fs.json               ctrsnap-fs metadata: lower dirs, generations (atomic replace)
 //     gen/N/upper/          generation N in overlayfs upper format (N = 1, 2, ...)
 //     gen/N/work/           overlayfs work dir paired with gen/N/upper
+//     gen/N.merge/          a compaction into N being built (or N's content it replaced)
+//     gen/N.old/            content of a compacted generation N, being deleted
 //     journal/N.log         the write journal of generation N (append-only)
 //     lower/                bind mount of the original root while the container runs
 //     lock                  flock(LOCK_EX) held by the daemon for its whole life, and by
@@ -36,6 +38,15 @@ inline std::string UpperDir(const std::string& state, uint64_t gen) {
 inline std::string WorkDir(const std::string& state, uint64_t gen) {
   return GenerationDir(state, gen) + "/work";
 }
+// Compaction (fusefs/core/state_dir_compact.cc): never listed in fs.json, so
+// removed at the next start unless recovery swaps them in.
+inline std::string CompactBuildDir(const std::string& state, uint64_t gen) {
+  return GenerationDir(state, gen) + ".merge";
+}
+inline std::string CompactOldDir(const std::string& state, uint64_t gen) {
+  return GenerationDir(state, gen) + ".old";
+}
+inline std::string CompactMarkerPath(const std::string& gen_dir) { return gen_dir + "/compacted"; }
 inline std::string JournalDir(const std::string& state) { return state + "/journal"; }
 inline std::string JournalPath(const std::string& state, uint64_t gen) {
   return JournalDir(state) + "/" + std::to_string(gen) + ".log";

@@ -3,6 +3,8 @@
 // prints the longest and p99 gap between ticks without seals, then with a
 // seal every 250 ms (through STATE's control socket), the seals' own
 // blocked_us, and the cost of stat on 2000 files after 1 and after 100 seals.
+// `--load DIR` runs the same ticker and writer in DIR until killed (run.sh
+// runs it inside a docker container); `--now` prints the clock it uses.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -37,36 +39,44 @@ Gaps Summarize(std::vector<double> gaps) {
   return g;
 }
 
-// Runs the ticker and the writer for SECONDS; SEALER (if set) runs alongside.
+// The ticker: appends its steady-clock time (ns, CLOCK_MONOTONIC: the same
+// inside a container) to DIR/ticks every millisecond; GAPS gets the time
+// between consecutive writes (null: not kept).
+void Ticker(const std::string& dir, const std::atomic<bool>& stop, std::vector<double>* gaps) {
+  int fd = ::open((dir + "/ticks").c_str(), O_CREAT | O_WRONLY | O_APPEND, 0644);
+  auto last = Clock::now();
+  while (!stop) {
+    auto now = Clock::now();
+    std::string line = std::to_string(now.time_since_epoch().count()) + "\n";
+    if (::write(fd, line.data(), line.size()) < 0) break;
+    auto done = Clock::now();
+    if (gaps) gaps->push_back(std::chrono::duration<double, std::milli>(done - last).count());
+    last = done;
+    std::this_thread::sleep_until(now + std::chrono::milliseconds(1));
+  }
+  ::close(fd);
+}
+
+// The writer: streams 1 MiB writes into DIR/load (truncated every 256 MiB).
+void Writer(const std::string& dir, const std::atomic<bool>& stop, long* written_mb) {
+  std::vector<char> buf(1 << 20, 'w');
+  int fd = ::open((dir + "/load").c_str(), O_CREAT | O_WRONLY | O_TRUNC, 0644);
+  long mb = 0;
+  while (!stop) {
+    if (::write(fd, buf.data(), buf.size()) < 0) break;
+    if (++mb % 256 == 0) (void)::ftruncate(fd, 0);  // bounded disk use
+  }
+  ::close(fd);
+  *written_mb = mb;
+}
+
+// Runs the ticker and the writer for SECONDS; seals alongside when SEAL.
 Gaps Phase(const std::string& mnt, double seconds, bool seal, const std::string& state,
            std::vector<double>* blocked_us, long* written_mb) {
   std::atomic<bool> stop{false};
   std::vector<double> gaps;
-  std::thread ticker([&] {
-    int fd = ::open((mnt + "/ticks").c_str(), O_CREAT | O_WRONLY | O_APPEND, 0644);
-    auto last = Clock::now();
-    while (!stop) {
-      auto now = Clock::now();
-      std::string line = std::to_string(now.time_since_epoch().count()) + "\n";
-      if (::write(fd, line.data(), line.size()) < 0) break;
-      auto done = Clock::now();
-      gaps.push_back(std::chrono::duration<double, std::milli>(done - last).count());
-      last = done;
-      std::this_thread::sleep_until(now + std::chrono::milliseconds(1));
-    }
-    ::close(fd);
-  });
-  std::thread writer([&] {
-    std::vector<char> buf(1 << 20, 'w');
-    int fd = ::open((mnt + "/load").c_str(), O_CREAT | O_WRONLY | O_TRUNC, 0644);
-    long mb = 0;
-    while (!stop) {
-      if (::write(fd, buf.data(), buf.size()) < 0) break;
-      if (++mb % 256 == 0) (void)::ftruncate(fd, 0);  // bounded disk use
-    }
-    ::close(fd);
-    *written_mb = mb;
-  });
+  std::thread ticker([&] { Ticker(mnt, stop, &gaps); });
+  std::thread writer([&] { Writer(mnt, stop, written_mb); });
   auto end = Clock::now() + std::chrono::duration<double>(seconds);
   while (Clock::now() < end) {
     if (seal) {
@@ -94,8 +104,21 @@ double StatAll(const std::string& dir, int n) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Helpers for run.sh's docker row: the same load inside a container.
+  if (argc == 2 && std::strcmp(argv[1], "--now") == 0) {
+    std::printf("%lld\n", static_cast<long long>(Clock::now().time_since_epoch().count()));
+    return 0;
+  }
+  if (argc == 3 && std::strcmp(argv[1], "--load") == 0) {
+    std::atomic<bool> never{false};
+    long mb = 0;
+    std::thread writer([&] { Writer(argv[2], never, &mb); });
+    Ticker(argv[2], never, nullptr);
+    writer.join();
+    return 1;
+  }
   if (argc < 3) {
-    std::fprintf(stderr, "usage: ctrsnap-sealbench MOUNT STATE [SECONDS]\n");
+    std::fprintf(stderr, "usage: ctrsnap-sealbench MOUNT STATE [SECONDS] | --load DIR | --now\n");
     return 2;
   }
   std::string mnt = argv[1], state = argv[2];

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -40,6 +41,11 @@ class ControlHandler {
   virtual Result<nlohmann::json> Flush() = 0;
   // op "compact". Any object describing what was done.
   virtual Result<nlohmann::json> Compact(const CompactArgs& args) = 0;
+  // op "mark_exported": records that GENERATIONS (non-empty, unique, sorted)
+  // are in the snapshot layer DIGEST ("sha256:" + 64 lowercase hex), as
+  // ControlServer has checked. {"marked":[ids newly marked]}.
+  virtual Result<nlohmann::json> MarkExported(const std::vector<uint64_t>& generations,
+                                              const std::string& digest) = 0;
 };
 
 }  // namespace ctrsnap

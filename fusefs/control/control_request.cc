@@ -1,7 +1,9 @@
 // Decoding and dispatch of one control request line (no I/O here).
+#include <algorithm>
 #include <exception>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -14,6 +16,8 @@ namespace {
 using nlohmann::json;
 
 constexpr size_t kMaxLabel = 128;
+// More generations than a daemon could ever hold in its overlay stack.
+constexpr size_t kMaxMarkedGenerations = 4096;
 
 std::string Dump(const json& j) {
   // Container-controlled strings may be invalid UTF-8: never throw on them.
@@ -44,6 +48,40 @@ Status CheckLabel(const std::string& label) {
   return Status::Ok();
 }
 
+// A layer digest as `ctrsnap snapshot` writes it: sha256:<64 lowercase hex>.
+Status CheckDigest(const json& v) {
+  if (!v.is_string()) return Status::InvalidArgument("\"digest\" must be a string");
+  const std::string& d = v.get_ref<const std::string&>();
+  constexpr std::string_view kPrefix = "sha256:";
+  bool ok = d.size() == kPrefix.size() + 64 && d.compare(0, kPrefix.size(), kPrefix) == 0;
+  for (size_t i = kPrefix.size(); ok && i < d.size(); ++i) {
+    ok = (d[i] >= '0' && d[i] <= '9') || (d[i] >= 'a' && d[i] <= 'f');
+  }
+  if (!ok) return Status::InvalidArgument("\"digest\" must be sha256:<64 lowercase hex>");
+  return Status::Ok();
+}
+
+Result<std::vector<uint64_t>> ParseGenerations(const json& req) {
+  auto it = req.find("generations");
+  if (it == req.end() || !it->is_array() || it->empty()) {
+    return Status::InvalidArgument("\"generations\" must be a non-empty array of generation numbers");
+  }
+  if (it->size() > kMaxMarkedGenerations) {
+    return Status::InvalidArgument("more than " + std::to_string(kMaxMarkedGenerations) +
+                                   " generations");
+  }
+  std::vector<uint64_t> gens;
+  for (const auto& g : *it) {
+    if (!g.is_number_unsigned() || g.get<uint64_t>() == 0) {
+      return Status::InvalidArgument("generation " + Quote(g) + " is not a generation number");
+    }
+    gens.push_back(g.get<uint64_t>());
+  }
+  std::sort(gens.begin(), gens.end());
+  gens.erase(std::unique(gens.begin(), gens.end()), gens.end());
+  return gens;
+}
+
 Result<json> Dispatch(ControlHandler& handler, const json& req) {
   auto op_it = req.find("op");
   if (op_it == req.end()) return Status::InvalidArgument("missing \"op\"");
@@ -71,8 +109,15 @@ Result<json> Dispatch(ControlHandler& handler, const json& req) {
     }
     return handler.Compact(args);
   }
+  if (op == "mark_exported") {
+    ASSIGN_OR_RETURN(std::vector<uint64_t> gens, ParseGenerations(req));
+    auto d = req.find("digest");
+    if (d == req.end()) return Status::InvalidArgument("missing \"digest\"");
+    RETURN_IF_ERROR(CheckDigest(*d));
+    return handler.MarkExported(gens, d->get<std::string>());
+  }
   return Status::InvalidArgument("unknown op " + Quote(*op_it) +
-                                 " (known: status, seal, flush, compact)");
+                                 " (known: status, seal, flush, compact, mark_exported)");
 }
 
 }  // namespace

@@ -49,6 +49,11 @@ class FakeHandler : public ControlHandler {
     ++compact_calls;
     return json::array({1, 2});  // not an object: wrapped as {"result": ...}
   }
+  Result<json> MarkExported(const std::vector<uint64_t>& gens, const std::string& digest) override {
+    std::lock_guard<std::mutex> lock(mu);
+    marked.push_back({gens, digest});
+    return json{{"marked", gens}};
+  }
 
   std::atomic<uint64_t> live{1};
   std::atomic<int> status_calls{0};
@@ -56,6 +61,7 @@ class FakeHandler : public ControlHandler {
   std::vector<std::string> labels;
   std::optional<uint64_t> compact_through;
   int compact_calls = 0;
+  std::vector<std::pair<std::vector<uint64_t>, std::string>> marked;
   bool fail_seal = false;
   bool throw_on_flush = false;
 };
@@ -148,6 +154,19 @@ TEST_F(ControlServerTest, ServesEveryOpThroughTheRealClient) {
   EXPECT_EQ(server_->requests_served(), 6u);
 }
 
+TEST_F(ControlServerTest, MarkExportedPassesSortedUniqueGenerationsAndDigest) {
+  StartServer();
+  const std::string digest = "sha256:" + std::string(64, 'a');
+  Result<json> r = ControlCall(state_, {{"op", "mark_exported"},
+                                        {"generations", json::array({3, 2, 3})},
+                                        {"digest", digest}});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ((*r)["marked"], json::array({2, 3}));
+  ASSERT_EQ(handler_.marked.size(), 1u);
+  EXPECT_EQ(handler_.marked[0].first, (std::vector<uint64_t>{2, 3}));
+  EXPECT_EQ(handler_.marked[0].second, digest);
+}
+
 TEST_F(ControlServerTest, SocketIsMode0600AndStaleSocketIsReplaced) {
   // A stale socket file from a crashed daemon.
   {
@@ -183,6 +202,9 @@ TEST_F(ControlServerTest, HandlerErrorsAndExceptionsBecomeErrorReplies) {
   EXPECT_TRUE(ControlCall(state_, {{"op", "status"}}).ok());
 }
 
+#define A63 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define A64 A63 "a"
+
 TEST_F(ControlServerTest, MalformedRequestsGetErrorsAndTheConnectionStaysUsable) {
   StartServer();
   UniqueFd fd = Connect();
@@ -201,6 +223,21 @@ TEST_F(ControlServerTest, MalformedRequestsGetErrorsAndTheConnectionStaysUsable)
       "{\"op\":\"compact\",\"through\":-1}",
       "{\"op\":\"compact\",\"through\":\"3\"}",
       "{\"op\":\"compact\",\"through\":1.5}",
+      "{\"op\":\"mark_exported\"}",
+      "{\"op\":\"mark_exported\",\"generations\":[],\"digest\":\"sha256:" A64 "\"}",
+      "{\"op\":\"mark_exported\",\"generations\":2,\"digest\":\"sha256:" A64 "\"}",
+      "{\"op\":\"mark_exported\",\"generations\":[0],\"digest\":\"sha256:" A64 "\"}",
+      "{\"op\":\"mark_exported\",\"generations\":[-2],\"digest\":\"sha256:" A64 "\"}",
+      "{\"op\":\"mark_exported\",\"generations\":[\"2\"],\"digest\":\"sha256:" A64 "\"}",
+      "{\"op\":\"mark_exported\",\"generations\":[2.5],\"digest\":\"sha256:" A64 "\"}",
+      "{\"op\":\"mark_exported\",\"generations\":[[2]],\"digest\":\"sha256:" A64 "\"}",
+      "{\"op\":\"mark_exported\",\"generations\":[2]}",
+      "{\"op\":\"mark_exported\",\"generations\":[2],\"digest\":7}",
+      "{\"op\":\"mark_exported\",\"generations\":[2],\"digest\":\"sha256:abc\"}",
+      "{\"op\":\"mark_exported\",\"generations\":[2],\"digest\":\"md5:" A64 "\"}",
+      "{\"op\":\"mark_exported\",\"generations\":[2],\"digest\":\"sha256:" A64 "/../x\"}",
+      "{\"op\":\"mark_exported\",\"generations\":[2],\"digest\":\"sha256:" A63 "\\n\"}",
+      "{\"op\":\"mark_exported\",\"generations\":[2],\"digest\":\"sha256:" A63 "A\"}",
       "{\"op\":\"status\"",
       "{\"op\":\"\xff\xfe\"}",
       "\x01\x02",
@@ -214,6 +251,7 @@ TEST_F(ControlServerTest, MalformedRequestsGetErrorsAndTheConnectionStaysUsable)
   }
   EXPECT_TRUE(handler_.labels.empty());
   EXPECT_EQ(handler_.compact_calls, 0);
+  EXPECT_TRUE(handler_.marked.empty());
   // Two requests in one write, CRLF, and blank lines are fine.
   Send(fd.get(), "\n{\"op\":\"status\"}\r\n{\"v\":1,\"op\":\"status\"}\n");
   EXPECT_EQ(ParseReply(ReadLine(fd.get()))["ok"], true);

@@ -25,6 +25,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -71,6 +72,11 @@ struct SealResult {
   int64_t blocked_us = 0;  // time new operations were blocked (lock wait + switch)
   int64_t switch_us = 0;   // of which the switch itself, under the exclusive lock
   int64_t total_us = 0;
+};
+
+struct CompactResult {
+  std::vector<CompactRun> runs;  // empty: nothing to compact (and no seal)
+  SealResult seal;               // the epoch switch that put the runs in place
 };
 
 using FdRef = std::shared_ptr<UniqueFd>;
@@ -142,6 +148,15 @@ class FsCore {
   Result<SealResult> Seal(const std::string& label);
   uint64_t live_generation() const { return epoch_.load(); }
   bool can_seal() const { return stack_->can_seal(); }
+  // Merges runs of exported sealed generations (<= THROUGH) into one each,
+  // while operations go on: built without blocking anyone, then put in place
+  // by a seal (the live overlay stacks the sealed generations, so it moves to
+  // a new epoch). kBusy while a snapshot is being taken (it reads them).
+  Result<CompactResult> Compact(std::optional<uint64_t> through);
+  // Records exported generations in fs.json (see StateDir::MarkExported);
+  // serialised with seals.
+  Result<std::vector<uint64_t>> MarkExported(const std::vector<uint64_t>& gens,
+                                             const std::string& digest);
   // A copy of fs.json's content as of now. REQUIRES: can_seal().
   FsMeta MetaSnapshot();
   std::string state_dir() const { return stack_->state_dir(); }
@@ -152,6 +167,8 @@ class FsCore {
  private:
   struct Handle;
   class EpochReadLock;
+  // Seal() with seal_mu_ held; RUNS (built) are put in place by the same switch.
+  Result<SealResult> SealLocked(const std::string& label, std::vector<CompactRun>* runs);
   FsCore() = default;
 
   Node* NodeOf(uint64_t id) { return id == kRootNodeId ? table_->root() : reinterpret_cast<Node*>(id); }

@@ -65,6 +65,8 @@ Result<UniqueFd> GenerationStack::Mount(uint64_t upper_gen) {
     ASSIGN_OR_RETURN(work, OpenLayerDir(state_->WorkDir(upper_gen)));
     layers.work = work.get();
     for (uint64_t g = upper_gen - 1; g >= 1; --g) {
+      // Compacted into a later generation: empty, left out of the stack.
+      if (const GenerationMeta* m = state_->meta().Find(g); m && m->compacted_into != 0) continue;
       ASSIGN_OR_RETURN(int fd, GenUpperFd(g));
       layers.lowers.push_back(fd);
     }
@@ -83,18 +85,39 @@ Status GenerationStack::PrepareSeal() {
 }
 
 
-Status GenerationStack::CommitSeal(const std::string& label, int64_t now_unix_ns) {
-  return state_->CommitSeal(label, now_unix_ns);
+Status GenerationStack::CommitSeal(const std::string& label, int64_t now_unix_ns,
+                                   const std::vector<CompactRun>* runs) {
+  RETURN_IF_ERROR(state_->CommitSeal(label, now_unix_ns, runs));
+  if (!runs) return Status::Ok();
+  gen_uppers_.clear();  // the merged generations' directories change
+  Status st = state_->SwapCompaction(*runs);
+  if (!st.ok()) {
+    // Disk: fs.json names the runs, RecoverCompaction finishes the swap at the
+    // next start. Memory: back to before the seal.
+    Status un = state_->UnswapCompaction(*runs);
+    Status undo = un.ok() ? state_->UndoSeal() : un;
+    if (undo.ok()) {
+      state_->AbortNext();
+      state_->AbortCompaction(*runs);
+    }
+    return st.WithContext(undo.ok() ? "compact (undone)" : "compact (" + undo.ToString() + ")");
+  }
+  return Status::Ok();
 }
 
 void GenerationStack::AbortSeal() {
   if (state_) state_->AbortNext();
 }
 
-Status GenerationStack::RollbackSeal() {
+Status GenerationStack::RollbackSeal(const std::vector<CompactRun>* runs) {
   if (!state_) return Status::Ok();
+  if (runs) {
+    gen_uppers_.clear();
+    RETURN_IF_ERROR(state_->UnswapCompaction(*runs));
+  }
   RETURN_IF_ERROR(state_->UndoSeal());
   state_->AbortNext();
+  if (runs) state_->AbortCompaction(*runs);
   return Status::Ok();
 }
 

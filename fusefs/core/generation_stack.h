@@ -41,11 +41,30 @@ class GenerationStack {
   Status PrepareSeal();
   // Seal, step 2: publishes fs.json; after this live() is the new
   // generation, and MountLive() mounts it (the sealed one as top lower).
-  Status CommitSeal(const std::string& label, int64_t now_unix_ns);
+  // With RUNS (built by BuildCompaction), the same fs.json write records the
+  // compaction, and the merged trees are swapped in (SwapCompaction) before
+  // it returns: the next MountLive() stacks them instead of their members.
+  Status CommitSeal(const std::string& label, int64_t now_unix_ns,
+                    const std::vector<CompactRun>* runs = nullptr);
   // Undo of step 1 (when step 2 failed).
   void AbortSeal();
-  // Undo of steps 2 and 1: restores fs.json and removes the new generation.
-  Status RollbackSeal();
+  // Undo of steps 2 and 1: restores fs.json and removes the new generation
+  // (and undoes the swap of RUNS).
+  Status RollbackSeal(const std::vector<CompactRun>* runs = nullptr);
+  // Compaction (see StateDir). REQUIRES: can_seal().
+  std::vector<CompactRun> PlanCompaction(std::optional<uint64_t> through) const {
+    return state_->PlanCompaction(through);
+  }
+  Status BuildCompaction(std::vector<CompactRun>* runs) { return state_->BuildCompaction(runs); }
+  void AbortCompaction(const std::vector<CompactRun>& runs) { state_->AbortCompaction(runs); }
+  // Deletes what the runs replaced. Only once no overlay mount is used anymore
+  // to look things up in it (after the epoch switch).
+  void FinishCompaction(const std::vector<CompactRun>& runs) { state_->FinishCompaction(runs); }
+  // See StateDir::MarkExported. REQUIRES: can_seal().
+  Result<std::vector<uint64_t>> MarkExported(const std::vector<uint64_t>& gens,
+                                             const std::string& digest) {
+    return state_->MarkExported(gens, digest);
+  }
   // An fd on the upper directory of generation GEN (for syncfs and sizes).
   Result<UniqueFd> OpenUpper(uint64_t gen) const;
 

@@ -111,6 +111,7 @@ Result<StateDir> StateDir::Open(const std::string& dir, const std::vector<std::s
   } else {
     return Status::FromErrno(errno, "stat", layout::FsMetaPath(dir));
   }
+  RETURN_IF_ERROR(RecoverCompaction(dir, meta));
   ASSIGN_OR_RETURN(int removed, RemoveHalfMadeGenerations(dir, meta));
   (void)removed;
   RETURN_IF_ERROR(MakeDirs(layout::JournalDir(dir), 0700));
@@ -134,7 +135,8 @@ void StateDir::AbortNext() {
   if (!st.ok()) LogWarn("seal abort: " + st.ToString());
 }
 
-Status StateDir::CommitSeal(const std::string& label, int64_t now_unix_ns) {
+Status StateDir::CommitSeal(const std::string& label, int64_t now_unix_ns,
+                            const std::vector<CompactRun>* runs) {
   // Other tools (`ctrsnap snapshot`) may have recorded exported_in in fs.json
   // since we last wrote it: keep what they wrote.
   if (auto disk = FsMeta::Load(dir_); disk.ok()) {
@@ -153,11 +155,37 @@ Status StateDir::CommitSeal(const std::string& label, int64_t now_unix_ns) {
   live.id = sealed_id + 1;
   live.created_unix_ns = now_unix_ns;
   next.generations.push_back(live);
+  if (runs) ApplyCompaction(*runs, &next);
   RETURN_IF_ERROR(next.Validate());
   RETURN_IF_ERROR(next.Save(dir_).WithContext("seal gen " + std::to_string(sealed_id)));
   previous_ = std::move(meta_);
   meta_ = std::move(next);
   return Status::Ok();
+}
+
+Result<std::vector<uint64_t>> StateDir::MarkExported(const std::vector<uint64_t>& gens,
+                                                     const std::string& digest) {
+  FsMeta next = meta_;
+  std::vector<uint64_t> marked;
+  for (uint64_t id : gens) {
+    if (next.Find(id) == nullptr) {
+      return Status::NotFound("no generation " + std::to_string(id) + " (live is " +
+                              std::to_string(live()) + ")");
+    }
+    GenerationMeta& g = next.generations[id - 1];
+    if (!g.sealed) {
+      return Status::InvalidArgument("generation " + std::to_string(id) +
+                                     " is live: only sealed generations can be exported");
+    }
+    if (g.exported_in.empty()) {
+      g.exported_in = digest;
+      marked.push_back(id);
+    }
+  }
+  if (marked.empty()) return marked;
+  RETURN_IF_ERROR(next.Save(dir_).WithContext("mark exported"));
+  meta_ = std::move(next);
+  return marked;
 }
 
 Status StateDir::UndoSeal() {

@@ -143,3 +143,39 @@ TEST_F(StateDirTest, SealKeepsExportedInWrittenByOthers) {
 
 }  // namespace
 }  // namespace ctrsnap::fs
+
+namespace ctrsnap::fs {
+namespace {
+
+TEST_F(StateDirTest, MarkExportedIsPersistedAllOrNothing) {
+  auto s = StateDir::Open(dir_, {"/lower"}, 5);
+  ASSERT_TRUE(s.ok());
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(s->PrepareNext().ok());
+    ASSERT_TRUE(s->CommitSeal("", 6 + i).ok());
+  }
+  // Live (3) or unknown (9) generations: an error, and nothing is marked.
+  EXPECT_EQ(s->MarkExported({1, 3}, "sha256:d1").status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(s->MarkExported({1, 9}, "sha256:d1").status().code(), Code::kNotFound);
+  EXPECT_TRUE(FsMeta::Load(dir_)->generations[0].exported_in.empty());
+
+  auto r = s->MarkExported({1, 2}, "sha256:d1");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(*r, (std::vector<uint64_t>{1, 2}));
+  // A second export keeps the first digest (the layer that holds it first).
+  auto again = s->MarkExported({2}, "sha256:d2");
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->empty());
+  auto m = FsMeta::Load(dir_);
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(m->generations[0].exported_in, "sha256:d1");
+  EXPECT_EQ(m->generations[1].exported_in, "sha256:d1");
+  EXPECT_TRUE(m->generations[2].exported_in.empty());
+  // And a later seal keeps them.
+  ASSERT_TRUE(s->PrepareNext().ok());
+  ASSERT_TRUE(s->CommitSeal("", 9).ok());
+  EXPECT_EQ(FsMeta::Load(dir_)->generations[1].exported_in, "sha256:d1");
+}
+
+}  // namespace
+}  // namespace ctrsnap::fs

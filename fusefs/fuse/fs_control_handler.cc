@@ -53,9 +53,34 @@ Result<nlohmann::json> FsControlHandler::Flush() {
   return nlohmann::json{{"flushed", true}};
 }
 
+Result<nlohmann::json> FsControlHandler::MarkExported(const std::vector<uint64_t>& generations,
+                                                      const std::string& digest) {
+  auto r = core_->MarkExported(generations, digest);
+  if (!r.ok()) return r.status();
+  return nlohmann::json{{"marked", *r}};
+}
+
 Result<nlohmann::json> FsControlHandler::Compact(const CompactArgs& args) {
-  (void)args;
-  return Status::Unsupported("compact is not implemented yet");
+  auto r = core_->Compact(args.through);
+  if (!r.ok()) return r.status();
+  nlohmann::json runs = nlohmann::json::array();
+  for (const auto& run : r->runs) {
+    runs.push_back({{"from", run.from},
+                    {"into", run.into},
+                    {"members", run.members},
+                    {"linked", run.stats.linked},
+                    {"materialized", run.stats.materialized},
+                    {"dirs", run.stats.dirs},
+                    {"whiteouts_kept", run.stats.whiteouts_kept},
+                    {"whiteouts_dropped", run.stats.whiteouts_dropped}});
+  }
+  nlohmann::json out = {{"compacted", std::move(runs)}};
+  if (!r->runs.empty()) {
+    out["sealed"] = r->seal.sealed;
+    out["live"] = r->seal.live;
+    out["blocked_us"] = r->seal.blocked_us;
+  }
+  return out;
 }
 
 }  // namespace ctrsnap::fs

@@ -17,6 +17,8 @@ class FsControlHandler : public ControlHandler {
   Result<nlohmann::json> Seal(const std::string& label) override;
   Result<nlohmann::json> Flush() override;
   Result<nlohmann::json> Compact(const CompactArgs& args) override;
+  Result<nlohmann::json> MarkExported(const std::vector<uint64_t>& generations,
+                                      const std::string& digest) override;
 
  private:
   FsCore* core_;

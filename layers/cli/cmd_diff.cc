@@ -42,6 +42,11 @@ Result<Range> PickRange(const FsMeta& meta, const DiffArgs& a) {
       return Status::NotFound("no generation " + std::to_string(*a.gen) + " (live is " +
                               std::to_string(live) + ")");
     }
+    if (uint64_t into = meta.Find(*a.gen)->compacted_into; into != 0) {
+      return Status::NotFound("generation " + std::to_string(*a.gen) + " was compacted into " +
+                              std::to_string(into) + " (its changes are in --gen " +
+                              std::to_string(into) + ")");
+    }
     return Range{*a.gen, *a.gen};
   }
   if (!a.since_snapshot) return Range{live, live};

@@ -6,6 +6,7 @@
 
 namespace ctrsnap::cli {
 
+void AddCompactCommand(CLI::App& root, Context& ctx);
 void AddDemoCommand(CLI::App& root, Context& ctx);
 void AddDiffCommand(CLI::App& root, Context& ctx);
 void AddDoctorCommand(CLI::App& root, Context& ctx);

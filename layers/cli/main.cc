@@ -14,6 +14,7 @@ static constexpr AddCommandFn kCommands[] = {
     AddInspectCommand,
     AddStatusCommand,
     AddSealCommand,
+    AddCompactCommand,
     AddLogCommand,
     AddDiffCommand,
     AddScanCommand,

@@ -87,6 +87,44 @@ TEST_F(SnapshotMountTest, SeveralGenerationsMergeIntoOneLayer) {
   EXPECT_EQ(last_["layers"].size(), 2u);  // lower dir base + one layer
 }
 
+TEST_F(SnapshotMountTest, CompactionKeepsSnapshotsDiffAndStatusRight) {
+  const char* steps[] = {
+      "mkdir -p d/keep; echo a > d/a; echo 1 > f; echo t > tmpfile",
+      "rm d/a tmpfile; echo 2 > f; mv d/keep d/kept; rm bin/cat",
+  };
+  for (const char* step : steps) {
+    MountLive();
+    auto r = Sh(std::string("set -e; cd ") + mnt_ + "; " + step);
+    ASSERT_EQ(r.rc, 0) << r.out;
+    Unmount();
+    SealByHand();
+    ExpectImageEqualsView();  // exports the generation
+  }
+  auto c = Ctrsnap("compact --state " + state_ + " --json");
+  ASSERT_EQ(c.rc, 0) << c.out;
+  json cj = json::parse(c.out.substr(c.out.find('{')));
+  ASSERT_EQ(cj["compacted"].size(), 1u) << c.out;
+  EXPECT_EQ(cj["compacted"][0]["from"], 1);
+  EXPECT_EQ(cj["compacted"][0]["into"], 2);
+  EXPECT_EQ(cj["online"], false);
+  EXPECT_EQ(Ctrsnap("compact --state " + state_).out.find("nothing to compact") != std::string::npos, true);
+  // After it: the next snapshot still stacks up to the view, diff and status work.
+  MountLive();
+  auto r = Sh("set -e; cd " + mnt_ + "; echo 3 > g; rm f; echo y > d/kept/y");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  Unmount();
+  SealByHand();
+  ExpectImageEqualsView();
+  EXPECT_EQ(last_["generations"], json::array({3}));
+  auto d1 = Ctrsnap("diff --state " + state_ + " --gen 1");
+  EXPECT_NE(d1.rc, 0);
+  EXPECT_NE(d1.out.find("compacted into 2"), std::string::npos) << d1.out;
+  auto d2 = Ctrsnap("diff --state " + state_ + " --gen 2");
+  EXPECT_EQ(d2.rc, 0) << d2.out;
+  EXPECT_NE(d2.out.find("/d/kept"), std::string::npos) << d2.out;
+  EXPECT_EQ(Ctrsnap("status --state " + state_).rc, 0);
+}
+
 TEST_F(SnapshotMountTest, SecondSnapshotAfterOneMegabyteIsAboutOneMegabyte) {
   MountLive();
   auto r = Sh("head -c 30000000 /dev/urandom > " + mnt_ + "/big.bin");
