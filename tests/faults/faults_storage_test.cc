@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
+#include <iostream>
 #include <cstring>
 
 #include "common/control_client.h"
@@ -46,6 +48,7 @@ int FillUntilError(const std::string& path, int limit_mb) {
   std::string chunk(1 << 20, 'F');
   int err = 0;
   for (int i = 0; i < limit_mb && err == 0; ++i) {
+    errno = 0;
     if (::write(fd, chunk.data(), chunk.size()) != static_cast<ssize_t>(chunk.size())) {
       err = errno ? errno : ENOSPC;
     }

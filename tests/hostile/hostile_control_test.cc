@@ -4,6 +4,7 @@
 // requests get an error reply or a closed connection, and the daemon keeps
 // serving root.
 #include <fcntl.h>
+#include <grp.h>
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -84,7 +85,7 @@ TEST_F(HostileControlTest, NonRootPeerIsRefusedEvenWhenItCanConnect) {
   pid_t pid = ::fork();
   if (pid == 0) {
     ::close(pipefd[0]);
-    if (::setgid(65534) != 0 || ::setuid(65534) != 0) _exit(2);
+    if (::setgroups(0, nullptr) != 0 || ::setgid(65534) != 0 || ::setuid(65534) != 0) _exit(2);
     int s = Connect(sock_);
     std::string reply = s < 0 ? std::string("<connect: ") + std::strerror(errno) + ">"
                               : Exchange(s, "{\"v\":1,\"op\":\"seal\"}\n");
@@ -108,6 +109,7 @@ TEST_F(HostileControlTest, NonRootPeerIsRefusedEvenWhenItCanConnect) {
 }
 
 TEST_F(HostileControlTest, MalformedRequestsGetErrorsAndTheDaemonKeepsServing) {
+  static const char kNulRequest[] = "{\"op\":\"st\0atus\"}\n";
   const std::string requests[] = {
       "not json\n",
       "{\"op\":\"nosuch\"}\n",
@@ -116,7 +118,7 @@ TEST_F(HostileControlTest, MalformedRequestsGetErrorsAndTheDaemonKeepsServing) {
       "{\"op\":\"seal\",\"label\":\"../../etc\"}\n",
       "{\"op\":\"seal\",\"label\":12}\n",
       "{\"op\":\"compact\",\"through\":-1}\n",
-      std::string("{\"op\":\"st\0atus\"}\n", 18),
+      std::string(kNulRequest, sizeof(kNulRequest) - 1),
       "{\"op\":\"status\"" + std::string(100000, ' ') + "}\n",  // > 64 KiB line
       std::string(200000, '{') + "\n",
       "\xff\xfe\xfd\n",

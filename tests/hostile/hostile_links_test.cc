@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <random>
+#include <iostream>
 #include <string>
 
 #include "common/file_util.h"

@@ -10,9 +10,11 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <iostream>
 #include <string>
 
 #include "common/file_util.h"
+#include "common/unique_fd.h"
 #include "tests/faults/fault_util.h"
 #include "tests/fs/fs_fixture.h"
 

@@ -11,9 +11,11 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <iostream>
 #include <string>
 
 #include "common/file_util.h"
+#include "common/unique_fd.h"
 #include "tests/faults/fault_util.h"
 #include "tests/fs/fs_fixture.h"
 
