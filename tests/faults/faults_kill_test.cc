@@ -149,7 +149,9 @@ TEST_F(FaultsKillTest, DaemonKilledDuringExportThenRestartAndRerunWork) {
   int rc = Wait(pid);
   // Either the export finished (it reads sealed generations, not the mount)
   // or it failed with a message; it never hangs nor leaves half a snapshot.
-  if (rc != 0) EXPECT_FALSE(ReadFile(log).empty());
+  if (rc != 0) {
+    EXPECT_FALSE(ReadFile(log).empty());
+  }
   ASSERT_TRUE(VerifySnapshotStore(fs_.state()).ok());
   ASSERT_TRUE(fs_.Start().ok());
   EXPECT_EQ(ReadFile(fs_.M("big.bin")), big_);

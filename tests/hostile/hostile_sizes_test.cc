@@ -109,8 +109,9 @@ TEST_F(HostileSizesTest, ModeratelySparseFileUnderTheLimitExportsExactly) {
     UniqueFd fd(::open(fs_.M("holes").c_str(), O_CREAT | O_WRONLY, 0644));
     ASSERT_TRUE(fd);
     ASSERT_EQ(::ftruncate(fd.get(), 96 << 20), 0);
-    for (off_t off : {off_t{0}, off_t{50} << 20, (off_t{96} << 20) - 4})
+    for (off_t off : {off_t{0}, off_t{50} << 20, (off_t{96} << 20) - 4}) {
       ASSERT_EQ(::pwrite(fd.get(), "DATA", 4, off), 4);
+    }
   }
   auto refused = Snapshot(1, "--max-sparse-size 67108864");
   EXPECT_EQ(refused.rc, 1) << refused.out;
