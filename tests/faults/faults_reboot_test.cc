@@ -24,7 +24,7 @@ using testing::BinDir;
 using testing::CmdResult;
 using testing::MakeBundle;
 
-CmdResult Run(const std::string& cmd) { return ctrsnap::testing::Sh(cmd, 120); }
+CmdResult Shell(const std::string& cmd) { return ctrsnap::testing::Sh(cmd, 120); }
 
 class FaultsRebootTest : public ::testing::Test {
  protected:
@@ -39,13 +39,13 @@ class FaultsRebootTest : public ::testing::Test {
   }
   void TearDown() override {
     if (tmp_.empty()) return;
-    Run("for id in $(runc --root " + runc_root_ + " list -q 2>/dev/null); do " + Wrapper() +
+    Shell("for id in $(runc --root " + runc_root_ + " list -q 2>/dev/null); do " + Wrapper() +
         " delete --force $id; done; grep -o ' " + tmp_ +
         "[^ ]*' /proc/mounts | sort -r | xargs -r -n1 umount -l");
     (void)RemoveTree(tmp_);
   }
   std::string Wrapper() const { return BinDir() + "/ctrsnap-runtime --root " + runc_root_; }
-  CmdResult W(const std::string& args) { return Run(Wrapper() + " " + args); }
+  CmdResult W(const std::string& args) { return Shell(Wrapper() + " " + args); }
   std::string tmp_, state_root_, runc_root_;
 };
 
@@ -66,7 +66,7 @@ TEST_F(FaultsRebootTest, KillEverythingThenSnapshotAndRecreate) {
   auto fs_pid = shim::LockHolderPid(state);
   ASSERT_TRUE(fs_pid.has_value());
   // The power goes: the container's processes and the daemon die together.
-  Run("kill -9 $(runc --root " + runc_root_ + " state c-boot | sed -n 's/.*\"pid\": *\\([0-9]*\\).*/\\1/p')");
+  Shell("kill -9 $(runc --root " + runc_root_ + " state c-boot | sed -n 's/.*\"pid\": *\\([0-9]*\\).*/\\1/p')");
   ::kill(*fs_pid, SIGKILL);
   for (int i = 0; i < 100 && Alive(*fs_pid); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
