@@ -91,7 +91,7 @@ TEST_F(HostileSizesTest, TerabyteSparseFileIsRefusedWithAClearMessage) {
   }
   ASSERT_TRUE(WriteFile(fs_.M("small"), "small").ok());
   auto r = Snapshot(1);
-  EXPECT_EQ(r.rc, 1) << r.out;
+  EXPECT_NE(r.rc, 0) << r.out;
   EXPECT_NE(r.out.find("/sparse is a sparse file of 1.0 TiB"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("--max-sparse-size"), std::string::npos) << r.out;
   ASSERT_TRUE(VerifySnapshotStore(fs_.state()).ok());
@@ -114,9 +114,9 @@ TEST_F(HostileSizesTest, ModeratelySparseFileUnderTheLimitExportsExactly) {
     }
   }
   auto refused = Snapshot(1, "--max-sparse-size 67108864");
-  EXPECT_EQ(refused.rc, 1) << refused.out;
+  EXPECT_NE(refused.rc, 0) << refused.out;
   EXPECT_NE(refused.out.find("/holes is a sparse file"), std::string::npos) << refused.out;
-  auto r = Snapshot(2, "--max-sparse-size 134217728 --compression zstd");
+  auto r = Snapshot(2, "--max-sparse-size 134217728");
   ASSERT_EQ(r.rc, 0) << r.out;
   auto u = testing::Sh("umoci unpack --image " + Layout(2) + ":t:2 " + fs_.dir() + "/b2 && cmp " +
                        fs_.dir() + "/b2/rootfs/holes " + fs_.M("holes"));
