@@ -40,6 +40,7 @@ struct SnapshotFlags {
   std::string push;
   std::string compression;
   int compression_level = 0;
+  uint64_t max_sparse_bytes = layers::LayerWriterOptions::kDefaultMaxSparseBytes;
   std::string base_image;
   std::string engine;
   std::string policy;
@@ -219,6 +220,7 @@ Status Run(const SnapshotFlags& f, bool* printed) {
   o.compressor.level = f.compression_level;
   o.squash = f.squash;
   o.include_setup = f.include_setup;
+  o.max_sparse_bytes = f.max_sparse_bytes;
   o.record_inventory = !f.no_inventory;
   o.tmp_dir = GetEnvOr("TMPDIR", "/var/tmp");
 
@@ -363,6 +365,8 @@ void AddSnapshotCommand(CLI::App& root, Context& ctx) {
       ->check(CLI::IsMember({"gzip", "zstd", "none"}));
   cmd->add_option("--compression-level", f->compression_level, "compressor level (default 1: fast)")
       ->check(CLI::Range(1, 22));
+  cmd->add_option("--max-sparse-size", f->max_sparse_bytes,
+                  "bytes of holes a sparse file may add as zeros (default 1 GiB; 0: no limit)");
   cmd->add_option("--base-image", f->base_image, "base for the first snapshot: REF, oci:DIR[:REF], docker-archive:FILE");
   cmd->add_option("--engine", f->engine, "engine of the container (default: from container.json)")
       ->check(CLI::IsMember({"docker", "containerd", "podman"}));

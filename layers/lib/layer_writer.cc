@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
+#include <iterator>
 #include <map>
 #include <memory>
 
@@ -211,6 +213,7 @@ class Writer {
       fe.size = static_cast<uint64_t>(dst.st_size);
       ASSIGN_OR_RETURN(keep, Apply(opts_.filter->EvaluateContent(fe, fd.get()), abs));
       if (!keep) return Status::Ok();
+      RETURN_IF_ERROR(CheckSparse(dst, abs));
       Count(n);
       archive_entry_set_filetype(e.get(), AE_IFREG);
       if (st.st_nlink > 1) {
@@ -245,6 +248,36 @@ class Writer {
       archive_entry_set_filetype(e.get(), AE_IFIFO);
     }
     return Header(e.get(), path);
+  }
+
+  // Refuses a file whose holes would be written as more than
+  // max_sparse_bytes of zeros (see LayerWriterOptions). Allocated blocks
+  // bound the data; the rest of the size is holes.
+  Status CheckSparse(const struct stat& st, const std::string& abs) const {
+    if (opts_.max_sparse_bytes == 0 || st.st_size <= 0) return Status::Ok();
+    uint64_t size = static_cast<uint64_t>(st.st_size);
+    uint64_t allocated = static_cast<uint64_t>(st.st_blocks) * 512;
+    if (allocated >= size || size - allocated <= opts_.max_sparse_bytes) return Status::Ok();
+    return Status(Code::kInvalidArgument,
+                  abs + " is a sparse file of " + HumanBytes(size) + " with " +
+                      HumanBytes(allocated) + " of data: OCI layers cannot hold holes, so it " +
+                      "would add " + HumanBytes(size - allocated) + " of zeros to the layer " +
+                      "(more than the limit of " + HumanBytes(opts_.max_sparse_bytes) +
+                      "); leave it out with --exclude " + abs +
+                      ", or raise the limit with --max-sparse-size");
+  }
+
+  static std::string HumanBytes(uint64_t n) {
+    const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+    double v = static_cast<double>(n);
+    size_t u = 0;
+    while (v >= 1024 && u + 1 < std::size(units)) {
+      v /= 1024;
+      ++u;
+    }
+    char buf[32];
+    std::snprintf(buf, sizeof(buf), u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
+    return buf;
   }
 
   Result<UniqueFd> ParentFd(const ChangeNode& n) {

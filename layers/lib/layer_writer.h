@@ -34,6 +34,13 @@ struct LayerWriterOptions {
   // Container paths ("/data") left out with everything under them.
   std::vector<std::string> excluded_paths;
   bool exclude_runtime_files = true;
+  // Sparse files: an OCI layer cannot carry holes (image-spec: "sparse files
+  // SHOULD NOT be used"), so each hole is written as zeros and a 1 TB sparse
+  // file of 4 KiB of data would make a 1 TB tar. A kept file whose holes
+  // would add more than this many bytes fails the layer with a message
+  // naming it and the ways out (exclude it, or raise the limit); 0 = no limit.
+  uint64_t max_sparse_bytes = kDefaultMaxSparseBytes;
+  static constexpr uint64_t kDefaultMaxSparseBytes = 1ull << 30;
   // Called now and then with the uncompressed bytes written so far.
   std::function<void(uint64_t)> progress;
 };

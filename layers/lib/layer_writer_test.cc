@@ -243,5 +243,42 @@ TEST_F(LayerWriterTest, HostileSymlinkedParentIsNotFollowed) {
   EXPECT_FALSE(root.ok());
 }
 
+TEST_F(LayerWriterTest, SparseFileAboveTheLimitFailsTheLayerWithItsName) {
+  // 24 MiB of holes around 4 bytes: refused under an 8 MiB limit, written
+  // (holes as zeros) under a 32 MiB one.
+  WriteFile(g2 + "/sparse", "");
+  ASSERT_EQ(::truncate((g2 + "/sparse").c_str(), 24 << 20), 0);
+  {
+    int fd = ::open((g2 + "/sparse").c_str(), O_WRONLY);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::pwrite(fd, "DATA", 4, 12 << 20), 4);
+    ::close(fd);
+  }
+  auto stack = OverlayStack::Open({g2, g1, lower});
+  ASSERT_TRUE(stack.ok());
+  auto root = BuildChangeSet(*stack, {0});
+  ASSERT_TRUE(root.ok());
+  KeepAllFilter keep;
+  LayerWriterOptions o;
+  o.filter = &keep;
+  o.max_sparse_bytes = 8 << 20;
+  StringSink refused;
+  auto stats = WriteLayer(*stack, **root, o, &refused);
+  ASSERT_FALSE(stats.ok());
+  EXPECT_NE(stats.status().message().find("/sparse is a sparse file of 24.0 MiB"),
+            std::string::npos)
+      << stats.status().ToString();
+  o.max_sparse_bytes = 32 << 20;
+  StringSink sink;
+  stats = WriteLayer(*stack, **root, o, &sink);
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  auto items = testing::ReadTar(sink.data());
+  const TarItem* f = Find(items, "sparse");
+  ASSERT_NE(f, nullptr);
+  ASSERT_EQ(f->data.size(), 24u << 20);
+  EXPECT_EQ(f->data.substr(12 << 20, 4), "DATA");
+  EXPECT_EQ(f->data.find_first_not_of('\0'), 12u << 20);
+}
+
 }  // namespace
 }  // namespace ctrsnap::layers

@@ -311,6 +311,7 @@ Result<SnapshotResult> TakeSnapshot(const SnapshotOptions& o) {
   LayerWriterOptions lw;
   lw.filter = o.filter;
   lw.excluded_paths = o.excluded_paths;
+  lw.max_sparse_bytes = o.max_sparse_bytes;
   lw.progress = o.progress;
   ASSIGN_OR_RETURN(auto layer,
                    WriteLayerBlob(store, stack, delta, lw, o.compression, o.compressor));

@@ -52,6 +52,7 @@ struct SnapshotOptions {
   bool include_setup = false;  // export generations labelled "setup" too
   bool seal = true;            // seal the live generation first
   std::vector<std::string> excluded_paths;  // bind mounts and volumes
+  uint64_t max_sparse_bytes = LayerWriterOptions::kDefaultMaxSparseBytes;  // see there
   std::vector<std::string> add_env;         // NAME=value asked for with --env
   BaseSpec base;
   std::string tag;  // recorded; "" allowed
