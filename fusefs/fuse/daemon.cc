@@ -3,12 +3,14 @@
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/resource.h>
 #include <sys/statfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -97,8 +99,30 @@ struct Daemon {
   }
 };
 
+// Each inode the kernel remembers holds one O_PATH fd in the node table, so a
+// container with many files would hit the default 1024/20000 descriptors
+// (EMFILE to the container). Raise the limit to the kernel's per-process
+// maximum while CAP_SYS_RESOURCE is still held; fall back to soft = hard.
+void RaiseOpenFileLimit() {
+  struct rlimit cur {};
+  if (::getrlimit(RLIMIT_NOFILE, &cur) != 0) return;
+  rlim_t max = cur.rlim_max;
+  if (auto text = ReadFileToString("/proc/sys/fs/nr_open"); text.ok()) {
+    char* end = nullptr;
+    unsigned long long v = std::strtoull(text->c_str(), &end, 10);
+    if (end != text->c_str() && v > max) max = static_cast<rlim_t>(v);
+  }
+  struct rlimit want = {max, max};
+  if (::setrlimit(RLIMIT_NOFILE, &want) == 0) return;
+  want = {cur.rlim_max, cur.rlim_max};
+  if (::setrlimit(RLIMIT_NOFILE, &want) != 0) {
+    LogWarn(std::string("cannot raise the open file limit: ") + strerror(errno));
+  }
+}
+
 Status Setup(const FsOptions& o, Daemon& d) {
   ::umask(0);
+  RaiseOpenFileLimit();
   RETURN_IF_ERROR(KeepCapsAcrossFsuid());
   std::unique_ptr<GenerationStack> stack;
   if (o.generations()) {

@@ -101,9 +101,9 @@ TEST_F(HostileNamesTest, OddNamesLongComponentsAndDeepPathsRoundTrip) {
 // CTRSNAP_HOSTILE_ENTRIES (default 10000) files in one directory: the issue
 // asks for a million, which takes tens of minutes through FUSE on a shared
 // 2-core CI machine; run that by hand with CTRSNAP_HOSTILE_ENTRIES=1000000.
-// Known failure above the daemon's RLIMIT_NOFILE (20000 on the CI VM):
-// ctrsnap-fs keeps one O_PATH fd per cached inode, so creating entry 19980
-// failed (EMFILE) in a run with 20000; see the README's known limitations.
+// ctrsnap-fs keeps one O_PATH fd per cached inode: before it raised its
+// RLIMIT_NOFILE to fs.nr_open at start, entry 19980 of a 20000 run failed
+// with EMFILE (the VM's default limit).
 TEST_F(HostileNamesTest, DirectoryWithVeryManyEntries) {
   long n = 10000;
   if (const char* e = std::getenv("CTRSNAP_HOSTILE_ENTRIES")) n = std::atol(e);
