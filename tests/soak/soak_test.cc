@@ -1,7 +1,8 @@
 // Soak (label soak): a busybox container under ctrsnap-runtime (runc as the
 // real runtime) runs tests/soak/soak_worker.c -- fsx-style random I/O with
 // verification, many small files, renames, hard links, symlinks, mmap writes
-// -- while this test takes a snapshot every few seconds. For each snapshot the
+// -- while this test takes a snapshot every few seconds (layers::TakeSnapshot,
+// what `ctrsnap snapshot --state` runs, with the default policy). For each snapshot the
 // image's tree (its layers applied in order, whiteouts first) must equal the
 // read-only kernel overlayfs mount of the same generations over the lower,
 // minus what the policy strips. At the end the worker verifies everything it
@@ -21,11 +22,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <thread>
 
 #include "common/file_util.h"
 #include "common/fs_meta.h"
 #include "common/state_layout.h"
+#include "layers/lib/snapshot.h"
+#include "layers/policy/policy_filter.h"
 #include "shim/fs_daemon.h"
 #include "tests/runtime/harness.h"
 #include "tests/soak/tree_check.h"
@@ -63,6 +67,10 @@ class SoakTest : public ::testing::Test {
     ::setenv("CTRSNAP_CONFIG", (tmp_ + "/config.json").c_str(), 1);
     ::setenv("CTRSNAP_ROOT", state_root_.c_str(), 1);
     ::unsetenv("CTRSNAP_DISABLE");
+    policy::PolicyOptions popts;  // the default policy, no host policy file
+    auto f = policy::MakePolicyFilter(popts);
+    ASSERT_TRUE(f.ok()) << f.status().ToString();
+    filter_ = std::move(*f);
   }
   void TearDown() override {
     if (tmp_.empty()) return;
@@ -92,30 +100,35 @@ class SoakTest : public ::testing::Test {
   // snapshot.
   bool SnapshotAndCheck() {
     std::string tag = "soak:" + std::to_string(n_ + 1);
+    layers::SnapshotOptions o;  // what `ctrsnap snapshot --state S` does
+    o.state_dir = State();
+    o.container_id = "soak";
+    o.filter = filter_.get();
+    o.compression = layers::Compression::kNone;
+    o.tag = tag;
     auto t0 = std::chrono::steady_clock::now();
-    CmdResult r = Sh(BinDir() + "/ctrsnap snapshot --state " + State() + " --tag " + tag +
-                         " --json --compression none --no-progress",
-                     600);
+    auto res = layers::TakeSnapshot(o);
     double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (r.rc == 1 && r.out.find("nothing to snapshot") != std::string::npos) return false;
-    size_t brace = r.out.find('{');
-    json j = brace == std::string::npos ? json() : json::parse(r.out.substr(brace), nullptr, false);
-    if (r.rc != 0 || !j.is_object()) {
+    if (!res.ok()) {
+      if (res.status().code() == Code::kNotFound &&
+          res.status().ToString().find("nothing to snapshot") != std::string::npos) {
+        return false;
+      }
       ++errors_;
-      ADD_FAILURE() << "snapshot " << tag << " rc=" << r.rc << ": " << r.out;
+      ADD_FAILURE() << "snapshot " << tag << ": " << res.status().ToString();
       return false;
     }
     ++n_;
     snapshot_seconds_.push_back(took);
-    if (j.contains("blocked_us")) blocked_us_.push_back(j["blocked_us"].get<int64_t>());
-    layer_bytes_ += j["layer"].value("size", int64_t{0});
-    for (const auto& s : j["stripped"]) {
-      if (s.value("action", "") != "reported") stripped_.insert(s.value("path", ""));
+    if (res->blocked_us >= 0) blocked_us_.push_back(res->blocked_us);
+    layer_bytes_ += res->record.layer.size;
+    for (const auto& s : res->record.stripped) {
+      if (s.action != "reported") stripped_.insert(s.path);
     }
 
     // The image's tree: apply the layers this image adds to the last one's.
     std::vector<std::string> layers;
-    for (const auto& l : j["layers"]) layers.push_back(l["digest"].get<std::string>());
+    for (const auto& l : res->image.layers) layers.push_back(l.digest);
     bool extends = layers.size() > applied_.size() &&
                    std::equal(applied_.begin(), applied_.end(), layers.begin());
     EXPECT_TRUE(extends) << tag << " does not extend the previous image's layers";
@@ -134,7 +147,7 @@ class SoakTest : public ::testing::Test {
     EXPECT_TRUE(meta.ok()) << meta.status().ToString();
     if (!meta.ok()) return ++errors_, true;
     uint64_t top = 0;
-    for (const auto& g : j["generations"]) top = std::max(top, g.get<uint64_t>());
+    for (uint64_t g : res->record.generations) top = std::max(top, g);
     std::vector<std::string> lowers;
     for (auto it = meta->generations.rbegin(); it != meta->generations.rend(); ++it) {
       if (it->id > top || it->label == "setup") continue;
@@ -158,7 +171,7 @@ class SoakTest : public ::testing::Test {
       mismatches_ += diffs.size();
       std::string all;
       for (const auto& d : diffs) all += "  " + d + "\n";
-      ADD_FAILURE() << tag << " (generations up to " << top << ", snapshot " << j.dump().substr(0, 300)
+      ADD_FAILURE() << tag << " (generations up to " << top << ", layer " << res->record.layer.digest
                     << "): image differs from the overlay view:\n"
                     << all;
     }
@@ -166,6 +179,7 @@ class SoakTest : public ::testing::Test {
   }
 
   std::string tmp_, state_root_, runc_root_, image_, view_;
+  std::unique_ptr<policy::PolicyFilter> filter_;
   int daemon_pid_ = -1;
   int n_ = 0;
   size_t errors_ = 0, mismatches_ = 0, entries_checked_ = 0;
@@ -229,11 +243,12 @@ TEST_F(SoakTest, SnapshotsMatchOverlayViewAndContainerVerifies) {
   double ran = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   SampleRss();
 
-  // Deleting the container seals its last writes; the final snapshot is a
-  // post-mortem one (no daemon), of the same state.
+  // The worker has exited; ctrsnap-fs serves until delete, and keeps
+  // STATE/lower (the original root) bound until then, which the overlay view
+  // needs. The last snapshot holds the worker's MANIFEST and RESULT.
+  SnapshotAndCheck();
   CmdResult del = Sh(Wrapper() + " delete soak", 120);
   ASSERT_EQ(del.rc, 0) << del.out;
-  SnapshotAndCheck();
 
   std::string log = ReadFileToString(tmp_ + "/container.log").value_or("");
   auto result = ReadFileToString(image_ + "/work/RESULT");
