@@ -99,6 +99,7 @@ Status ReadEntryXattrs(int fd, const std::string& rel, RawEntry* e) {
       if (!value.empty() && value[0] == '/') {
         e->redirect = value;
       } else if (!value.empty()) {
+        e->redirect_name = value;
         std::string parent = Parent(rel);
         e->redirect = "/" + (parent.empty() ? value : parent + "/" + value);
       }
@@ -219,7 +220,10 @@ Result<std::pair<size_t, std::string>> OverlayStack::FindData(size_t layer, cons
   // A file redirect is an absolute path looked up from the root of the layers
   // below; without one the name is looked up below under its parent's path.
   std::vector<std::string> paths;
-  if (!entry.redirect.empty()) {
+  if (!entry.redirect_name.empty()) {  // relative: under the parent's lower path
+    std::string p = Parent(rel);
+    ASSIGN_OR_RETURN(paths, PathsBelow(layer, p.empty() ? entry.redirect_name : p + "/" + entry.redirect_name));
+  } else if (!entry.redirect.empty()) {
     ASSIGN_OR_RETURN(std::string r, CleanRelPath(entry.redirect));
     ASSIGN_OR_RETURN(paths, PathsBelow(layer + 1, r));
   } else {
@@ -231,7 +235,10 @@ Result<std::pair<size_t, std::string>> OverlayStack::FindData(size_t layer, cons
     if (!found) continue;
     if (found->whiteout || !S_ISREG(found->st.st_mode)) break;
     if (!found->metacopy) return std::make_pair(l, paths[l]);
-    if (!found->redirect.empty()) {
+    if (!found->redirect_name.empty()) {
+      std::string p = Parent(paths[l]);
+      ASSIGN_OR_RETURN(paths, PathsBelow(l, p.empty() ? found->redirect_name : p + "/" + found->redirect_name));
+    } else if (!found->redirect.empty()) {
       ASSIGN_OR_RETURN(std::string r, CleanRelPath(found->redirect));
       ASSIGN_OR_RETURN(paths, PathsBelow(l + 1, r));
     }

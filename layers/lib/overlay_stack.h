@@ -31,6 +31,7 @@ struct RawEntry {
   bool opaque = false;    // directories only
   bool metacopy = false;  // regular files only
   std::string redirect;   // absolute container path ("/a/b") after resolution; "" if none
+  std::string redirect_name;  // the xattr when relative (a name in the parent's lower dir)
   // xattrs that belong in an image (security.capability, ACLs, user.*), by name.
   std::map<std::string, std::string> xattrs;
 
