@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <optional>
 
 #include "common/file_util.h"
 
@@ -98,6 +99,7 @@ Status ReadEntryXattrs(int fd, const std::string& rel, RawEntry* e) {
       if (!value.empty() && value[0] == '/') {
         e->redirect = value;
       } else if (!value.empty()) {
+        e->redirect_name = value;
         std::string parent = Parent(rel);
         e->redirect = "/" + (parent.empty() ? value : parent + "/" + value);
       }
@@ -180,19 +182,65 @@ Result<std::vector<std::string>> OverlayStack::ListDir(size_t layer, const std::
   return names;
 }
 
+// Where each layer from START down holds what PATH names as overlayfs looks
+// it up: under the path of its parent directory in that layer, which follows
+// every ancestor's redirect in the layers above (a directory renamed in a
+// newer layer keeps its children under the old name below); an opaque
+// directory hides the layers under it (those get "").
+Result<std::vector<std::string>> OverlayStack::PathsBelow(size_t start,
+                                                          const std::string& path) const {
+  std::vector<std::string> dir(size());
+  size_t bottom = size();
+  std::string parent = Parent(path);
+  for (size_t i = 0; i < parent.size();) {
+    size_t j = parent.find('/', i);
+    if (j == std::string::npos) j = parent.size();
+    std::string comp = parent.substr(i, j - i);
+    i = j + 1;
+    std::optional<std::string> redirected;
+    for (size_t l = start; l < bottom; ++l) {
+      dir[l] = redirected ? *redirected : (dir[l].empty() ? comp : dir[l] + "/" + comp);
+      ASSIGN_OR_RETURN(auto d, Lookup(l, dir[l]));
+      if (!d || !S_ISDIR(d->st.st_mode)) continue;
+      if (!d->redirect.empty()) {
+        ASSIGN_OR_RETURN(std::string r, CleanRelPath(d->redirect));
+        redirected = r;
+      }
+      if (d->opaque) bottom = l + 1;
+    }
+  }
+  std::string base = path.substr(path.rfind('/') == std::string::npos ? 0 : path.rfind('/') + 1);
+  std::vector<std::string> out(size());
+  for (size_t l = start; l < bottom; ++l) out[l] = dir[l].empty() ? base : dir[l] + "/" + base;
+  return out;
+}
+
 Result<std::pair<size_t, std::string>> OverlayStack::FindData(size_t layer, const std::string& rel,
                                                               const RawEntry& entry) const {
-  std::string path = rel;
-  if (!entry.redirect.empty()) {
-    ASSIGN_OR_RETURN(path, CleanRelPath(entry.redirect));
+  // A file redirect is an absolute path looked up from the root of the layers
+  // below; without one the name is looked up below under its parent's path.
+  std::vector<std::string> paths;
+  if (!entry.redirect_name.empty()) {  // relative: under the parent's lower path
+    std::string p = Parent(rel);
+    ASSIGN_OR_RETURN(paths, PathsBelow(layer, p.empty() ? entry.redirect_name : p + "/" + entry.redirect_name));
+  } else if (!entry.redirect.empty()) {
+    ASSIGN_OR_RETURN(std::string r, CleanRelPath(entry.redirect));
+    ASSIGN_OR_RETURN(paths, PathsBelow(layer + 1, r));
+  } else {
+    ASSIGN_OR_RETURN(paths, PathsBelow(layer, rel));
   }
   for (size_t l = layer + 1; l < size(); ++l) {
-    ASSIGN_OR_RETURN(auto found, Lookup(l, path));
+    if (paths[l].empty()) break;  // under an opaque directory
+    ASSIGN_OR_RETURN(auto found, Lookup(l, paths[l]));
     if (!found) continue;
     if (found->whiteout || !S_ISREG(found->st.st_mode)) break;
-    if (!found->metacopy) return std::make_pair(l, path);
-    if (!found->redirect.empty()) {
-      ASSIGN_OR_RETURN(path, CleanRelPath(found->redirect));
+    if (!found->metacopy) return std::make_pair(l, paths[l]);
+    if (!found->redirect_name.empty()) {
+      std::string p = Parent(paths[l]);
+      ASSIGN_OR_RETURN(paths, PathsBelow(l, p.empty() ? found->redirect_name : p + "/" + found->redirect_name));
+    } else if (!found->redirect.empty()) {
+      ASSIGN_OR_RETURN(std::string r, CleanRelPath(found->redirect));
+      ASSIGN_OR_RETURN(paths, PathsBelow(l + 1, r));
     }
   }
   return Status::Corrupt("metacopy file /" + rel + " in " + this->path(layer) +

@@ -31,6 +31,7 @@ struct RawEntry {
   bool opaque = false;    // directories only
   bool metacopy = false;  // regular files only
   std::string redirect;   // absolute container path ("/a/b") after resolution; "" if none
+  std::string redirect_name;  // the xattr when relative (a name in the parent's lower dir)
   // xattrs that belong in an image (security.capability, ACLs, user.*), by name.
   std::map<std::string, std::string> xattrs;
 
@@ -55,8 +56,14 @@ class OverlayStack {
 
   // Where the data of a metacopy file at REL in LAYER lives: the first layer
   // below LAYER holding a regular, non-metacopy file at the (redirected) path.
+  // Ancestors' directory redirects are followed (a file under a directory
+  // renamed in a newer layer), as overlayfs does.
   Result<std::pair<size_t, std::string>> FindData(size_t layer, const std::string& rel,
                                                   const RawEntry& entry) const;
+
+  // The path of PATH in each layer from START down, following directory
+  // redirects; "" for layers START skips or an opaque directory hides.
+  Result<std::vector<std::string>> PathsBelow(size_t start, const std::string& path) const;
 
   // Opens REL in LAYER for reading (O_NOFOLLOW, beneath the layer).
   Result<UniqueFd> OpenFile(size_t layer, const std::string& rel) const;
