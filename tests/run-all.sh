@@ -23,11 +23,19 @@ export PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH
 jobs=${CTRSNAP_CI_JOBS:-$(nproc)}
 times_file=build/ci-times.txt
 
-# Phase timing. CPU time is that of the children this shell has waited for (bash `times`).
-child_cpu() { times | awk 'NR == 2 { s = 0; for (i = 1; i <= 2; i++) { split($i, t, /[ms]/); s += t[1] * 60 + t[2] }; printf "%.0f", s }'; }
+# Phase timing. CPU time is that of the children this shell has waited for: `times` in this
+# shell (in a pipe or $(...) it would run in a subshell, whose children are none).
+times_raw=$(mktemp)
+trap 'rm -f "$times_raw" "$times_raw.cpu"' EXIT
+child_cpu() {
+  times >"$times_raw"
+  awk 'NR == 2 { s = 0; for (i = 1; i <= 2; i++) { split($i, t, /[ms]/); s += t[1] * 60 + t[2] }
+                 printf "%.0f", s }' "$times_raw"
+}
 phase() {  # phase NAME: ends the running phase (if any), starts NAME
   local now cpu
-  now=$SECONDS cpu=$(child_cpu)
+  child_cpu >"$times_raw.cpu"
+  now=$SECONDS cpu=$(<"$times_raw.cpu")
   if [[ -n ${phase_name:-} ]]; then
     printf -- '-- %-16s wall %4d s  cpu %4d s\n' "$phase_name" $((now - phase_t0)) $((cpu - phase_cpu0)) \
       | tee -a "$times_file"
@@ -63,7 +71,7 @@ cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 cmake --build build -j"$jobs"
 
 phase "services"
-trap 'tests/services.sh stop >/dev/null 2>&1 || true' EXIT
+trap 'tests/services.sh stop >/dev/null 2>&1 || true; rm -f "$times_raw" "$times_raw.cpu"' EXIT
 tests/services.sh stop >/dev/null 2>&1 || true
 tests/services.sh start build/bin
 eval "$(tests/services.sh env)"
