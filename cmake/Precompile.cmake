@@ -23,6 +23,11 @@ else()
   set(_ctrsnap_pch_default ON)
 endif()
 option(CTRSNAP_PCH "Precompile the STL, nlohmann/json and GoogleTest headers" ${_ctrsnap_pch_default})
+if(CTRSNAP_PCH)
+  # A few targets get -pthread from their dependencies (Threads, libhs); clang
+  # refuses a PCH whose -pthread differs, so every TU gets it.
+  add_compile_options(-pthread)
+endif()
 
 set(CTRSNAP_PCH_LIB_HEADERS
   <algorithm> <chrono> <cstdint> <cstdio> <cstdlib> <cstring> <functional> <map> <memory>
