@@ -9,7 +9,7 @@
 # own CPU is not counted); the last thing printed is ctest's summary. Run as root. Safe to rerun:
 # the build trees are reused, services left by an interrupted run are stopped first.
 #
-#   CTRSNAP_CI_JOBS  build and ctest parallelism (default: nproc)
+#   CTRSNAP_CI_JOBS  build and ctest parallelism (default: ninja's own for builds, nproc for tests)
 #   FUZZ_SECONDS     per fuzzer (default 10)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +21,7 @@ fi
 # Debian's docker client first: a newer one in /usr/local/bin may refuse Debian's dockerd.
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH
 jobs=${CTRSNAP_CI_JOBS:-$(nproc)}
+build_jobs=(${CTRSNAP_CI_JOBS:+-j"$CTRSNAP_CI_JOBS"})  # unset: ninja's default, nproc + 2
 times_file=build/ci-times.txt
 
 # Phase timing. CPU time is that of the children this shell has waited for: `times` in this
@@ -52,14 +53,14 @@ phase "asan build"
 CC=clang-14 CXX=clang++-14 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug \
   -DCMAKE_C_FLAGS_DEBUG=-gline-tables-only -DCMAKE_CXX_FLAGS_DEBUG=-gline-tables-only \
   -DCTRSNAP_FUZZ=ON -DCTRSNAP_PCH=ON -DCTRSNAP_WERROR=ON >/dev/null
-cmake --build build-asan -j"$jobs"
+cmake --build build-asan "${build_jobs[@]}"
 
 phase "asan tests"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 ctest --test-dir build-asan -L 'unit|mount' --output-on-failure -j"$jobs"
 
 phase "fuzz smoke"
-FUZZ_SECONDS=${FUZZ_SECONDS:-10} FUZZ_JOBS=$jobs BUILD_JOBS=$jobs tests/fuzz-smoke.sh build-asan
+FUZZ_SECONDS=${FUZZ_SECONDS:-10} FUZZ_JOBS=$jobs tests/fuzz-smoke.sh build-asan
 unset ASAN_OPTIONS UBSAN_OPTIONS
 
 # 2. g++: -O2 as shipped (its warnings need the optimizer) without debug info (a third of
@@ -68,7 +69,7 @@ phase "g++ build"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O2 -DNDEBUG" -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -DNDEBUG" \
   -DCTRSNAP_PCH=OFF -DCTRSNAP_WERROR=ON >/dev/null
-cmake --build build -j"$jobs"
+cmake --build build "${build_jobs[@]}"
 
 phase "services"
 trap 'tests/services.sh stop >/dev/null 2>&1 || true; rm -f "$times_raw" "$times_raw.cpu"' EXIT
