@@ -147,6 +147,7 @@ Status Setup(const FsOptions& o, Daemon& d) {
   for (auto& s : argv_s) argv.push_back(s.data());
   fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
   d.session = fuse_session_new(&args, &FuseOperations(), sizeof(fuse_lowlevel_ops), &d.fuse_ctx);
+  fuse_opt_free_args(&args);  // libfuse may have copied argv (LeakSanitizer found it)
   if (!d.session) return Status::InvalidArgument("fuse_session_new failed (bad FUSE options?)");
   if (fuse_set_signal_handlers(d.session) != 0) return Status::Internal("fuse signal handlers");
   d.signals = true;
@@ -189,6 +190,7 @@ int RunDaemon(const FsOptions& o, int ready_fd) {
   LogInfo("ctrsnap-fs on " + o.mountpoint + " exiting");
   if (d->journal) (void)d->journal->Flush();
   d.reset();
+  AllowLeakCheckAtExit();
   return rc == 0 ? 0 : 1;
 }
 

@@ -22,4 +22,9 @@ Status DropCapabilities();
 // Anything not listed fails with EPERM.
 Status InstallSeccompFilter();
 
+// In AddressSanitizer builds, lets LeakSanitizer's check at exit work inside the
+// sandbox (the filter then also allows ptrace and wait4); a no-op otherwise.
+// Call after the last request, before exit.
+void AllowLeakCheckAtExit();
+
 }  // namespace ctrsnap::fs

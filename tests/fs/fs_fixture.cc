@@ -18,6 +18,8 @@
 #include <sstream>
 #include <thread>
 
+#include <gtest/gtest.h>
+
 #include "common/control_client.h"
 #include "common/file_util.h"
 #include "common/state_layout.h"
@@ -65,7 +67,11 @@ MountedFs::MountedFs() {
 
 MountedFs::~MountedFs() {
   for (const auto& o : oracles_) ::umount2(o.c_str(), MNT_DETACH);
-  if (pid_ > 0) (void)Stop();
+  if (pid_ > 0) {
+    // A test that did not stop the daemon itself still learns how it exited.
+    Status st = Stop();
+    if (!st.ok()) ADD_FAILURE() << st.ToString();
+  }
   if (pid_ > 0) Kill();
   if (!dir_.empty()) (void)RemoveTree(dir_);
 }
@@ -116,7 +122,9 @@ Status MountedFs::Stop() {
     int st;
     if (::waitpid(pid_, &st, WNOHANG) == pid_) {
       pid_ = -1;
-      return Status::Ok();
+      if (WIFEXITED(st) && WEXITSTATUS(st) == 0) return Status::Ok();
+      return Status::Internal("ctrsnap-fs exited with status " + std::to_string(st) + " after unmount: " +
+                              ReadFile(dir_ + "/stderr.log"));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }

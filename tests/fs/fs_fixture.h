@@ -33,7 +33,8 @@ class MountedFs {
 
   // Starts ctrsnap-fs (state mode unless PLAIN) and waits for the mount.
   Status Start(bool plain = false);
-  // fusermount3 -u and wait for the daemon to exit.
+  // fusermount3 -u and wait for the daemon to exit; an exit status other than 0
+  // (under ASan: a sanitizer report at exit) is an error with its stderr.
   Status Stop();
   // kill -9 the daemon and clean up the dead mount.
   void Kill();
