@@ -218,7 +218,9 @@ TEST_F(RuntimeTest, PostMortemSnapshotAfterTheRootIsGone) {
     return text.ok() ? *text : std::string("<missing>");
   };
   EXPECT_EQ(residue("data/sub/b.txt"), "b\n");
-  if (marker["metacopy_files"].get<int>() > 0) EXPECT_EQ(residue("img.txt"), "image-bytes\n");
+  if (marker["metacopy_files"].get<int>() > 0) {
+    EXPECT_EQ(residue("img.txt"), "image-bytes\n");
+  }
   EXPECT_EQ(residue("bin/busybox"), "<missing>") << "the residue is not a copy of the root";
   // The engine removes the root; the snapshot must not need it.
   ASSERT_TRUE(RemoveTree(b + "/rootfs").ok());
