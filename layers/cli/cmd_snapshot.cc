@@ -15,6 +15,7 @@
 #include "common/file_util.h"
 #include "common/fs_meta.h"
 #include "common/state_layout.h"
+#include "hooks/gpu/gpu_exclusions.h"
 #include "layers/cli/commands.h"
 #include "layers/cli/snapshot_summary.h"
 #include "layers/engines/deliver.h"
@@ -52,6 +53,7 @@ struct SnapshotFlags {
   bool include_setup = false;
   bool json = false;
   bool no_progress = false;
+  bool no_inventory = false;
 };
 
 struct Target {
@@ -217,6 +219,8 @@ Status Run(const SnapshotFlags& f, bool* printed) {
   o.compressor.level = f.compression_level;
   o.squash = f.squash;
   o.include_setup = f.include_setup;
+  o.record_inventory = !f.no_inventory;
+  o.tmp_dir = GetEnvOr("TMPDIR", "/var/tmp");
 
   // Base image: only read for the first snapshot (or --squash).
   std::string base_ref = t.meta.image;
@@ -266,9 +270,18 @@ Status Run(const SnapshotFlags& f, bool* printed) {
       }
     }
   }
+  // GPU containers: the driver's bind mounts and device nodes stay out, and the
+  // host's GPU request (NVIDIA_*, CDI-set variables) never enters the image.
+  ASSIGN_OR_RETURN(gpu::GpuExclusions gpu, gpu::LoadGpuExclusions(t.state));
+  o.excluded_paths.insert(o.excluded_paths.end(), gpu.paths.begin(), gpu.paths.end());
   std::vector<std::string> runtime_env = t.meta.env;
   if (runtime_env.empty() && t.info) runtime_env = t.info->env;
   for (const auto& name : f.env) {
+    if (gpu.ExcludesEnv(name)) {
+      return Status::InvalidArgument("--env " + name +
+                                     ": a GPU request of this host (set for the GPU runtime); an "
+                                     "image carrying it breaks on other hosts, so it is never copied");
+    }
     bool found = false;
     for (const auto& kv : runtime_env) {
       if (kv.substr(0, kv.find('=')) == name) {
@@ -366,6 +379,8 @@ void AddSnapshotCommand(CLI::App& root, Context& ctx) {
   cmd->add_flag("--include-setup", f->include_setup, "export the runtime's setup generation too");
   cmd->add_flag("--json", f->json, "print the result as JSON");
   cmd->add_flag("--no-progress", f->no_progress, "no progress bar");
+  cmd->add_flag("--no-inventory", f->no_inventory,
+                "do not record the software inventory (`ctrsnap drift` then scans the layers)");
   cmd->callback([f, &ctx] {
     bool printed = false;
     Status st = Run(*f, &printed);

@@ -62,6 +62,10 @@ void PrintSnapshotSummary(const layers::SnapshotResult& res, const std::string& 
     j["deliver_seconds"] = deliver_seconds;
     j["sealed_online"] = res.sealed_online;
     if (res.blocked_us >= 0) j["blocked_us"] = res.blocked_us;
+    if (!res.inventory_summary.empty()) {
+      j["inventory"] = json::parse(res.inventory_summary, nullptr, false);
+    }
+    if (!res.inventory_note.empty()) j["inventory_note"] = res.inventory_note;
     j["layers"] = json::array();
     for (const auto& l : res.image.layers) j["layers"].push_back(oci::ToJson(l));
     std::printf("%s\n", j.dump(2).c_str());
@@ -72,6 +76,17 @@ void PrintSnapshotSummary(const layers::SnapshotResult& res, const std::string& 
     std::printf("sealed     by the daemon, container paused %.3f ms\n",
                 static_cast<double>(res.blocked_us) / 1000.0);
   }
+  if (!res.inventory_summary.empty()) {
+    json inv = json::parse(res.inventory_summary, nullptr, false);
+    std::string counts;
+    if (inv.is_object() && inv.contains("counts") && inv["counts"].is_object()) {
+      for (const auto& [eco, n] : inv["counts"].items()) {
+        counts += (counts.empty() ? "" : ", ") + eco + " " + n.dump();
+      }
+    }
+    std::printf("inventory  %s (ctrsnap drift compares it)\n", counts.empty() ? "empty" : counts.c_str());
+  }
+  if (!res.inventory_note.empty()) std::printf("note       %s\n", res.inventory_note.c_str());
   for (const auto& d : delivered) std::printf("delivered  %s\n", d.c_str());
   if (!delivered.empty()) std::printf("delivery   %.2f s\n", deliver_seconds);
 }

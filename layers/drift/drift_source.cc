@@ -107,33 +107,16 @@ Result<Inventory> LayoutInventory(const SourceSpec& spec, const SourceOptions& o
   return inv;
 }
 
-Result<Inventory> ContainerInventory(const SourceSpec& spec, const SourceOptions& options) {
-  ASSIGN_OR_RETURN(std::string lower, ContainerLowerdirOption(spec.path));
-  ASSIGN_OR_RETURN(TempDir mnt, TempDir::Make(options.tmp_dir, "live"));
-  std::string opts = "ro,lowerdir=" + lower;
-  if (opts.size() >= 4000) {
-    return Status::Unsupported("container " + spec.shown + ": too many layers for one overlay mount");
+std::string LowerdirList(const std::vector<std::string>& dirs) {
+  std::string out;
+  for (const auto& d : dirs) {
+    if (!out.empty()) out += ':';
+    out += EscapeLowerdir(d);
   }
-  if (::mount("overlay", mnt.path().c_str(), "overlay", MS_RDONLY | MS_NOSUID | MS_NODEV,
-              opts.c_str()) != 0) {
-    return Status::FromErrno(errno, "mount overlay (needs root) on", mnt.path())
-        .WithContext("container " + spec.shown);
-  }
-  mnt.set_mounted();
-  ScanOptions so;
-  so.scan_etc = options.scan_etc;
-  so.source = spec.shown;
-  auto inv = ScanRootPath(mnt.path(), so);
-  if (inv.ok()) {
-    inv->source = spec.shown;
-    inv->AddNote("live view of a running container: files may change while being read");
-  }
-  return inv;
+  return out;
 }
 
-}  // namespace
-
-Result<std::string> ContainerLowerdirOption(const std::string& state_dir) {
+Result<std::vector<std::string>> ContainerLayerDirs(const std::string& state_dir) {
   ASSIGN_OR_RETURN(FsMeta meta, FsMeta::Load(state_dir));
   std::vector<std::string> dirs;
   for (auto it = meta.generations.rbegin(); it != meta.generations.rend(); ++it) {
@@ -141,16 +124,50 @@ Result<std::string> ContainerLowerdirOption(const std::string& state_dir) {
     if (IsDir(upper)) dirs.push_back(upper);
   }
   for (const auto& l : meta.lowerdirs) dirs.push_back(l);
+  return dirs;
+}
+
+Result<Inventory> ContainerInventory(const SourceSpec& spec, const SourceOptions& options) {
+  ASSIGN_OR_RETURN(std::vector<std::string> dirs, ContainerLayerDirs(spec.path));
+  ScanOptions so;
+  so.scan_etc = options.scan_etc;
+  so.source = spec.shown;
+  auto inv = InventoryOfLayers(dirs, options.tmp_dir, so);
+  if (!inv.ok()) return inv.status().WithContext("container " + spec.shown);
+  inv->source = spec.shown;
+  inv->AddNote("live view of a running container: files may change while being read");
+  return inv;
+}
+
+}  // namespace
+
+Result<Inventory> InventoryOfLayers(const std::vector<std::string>& dirs, const std::string& tmp_dir,
+                                    const ScanOptions& options) {
+  if (dirs.empty()) return Status::InvalidArgument("inventory: no layer dirs");
+  if (dirs.size() == 1) return ScanRootPath(dirs[0], options);
+  ASSIGN_OR_RETURN(TempDir mnt, TempDir::Make(tmp_dir, "tree"));
+  // The same view the generations oracle uses: redirects and metacopy
+  // followed, so renamed directories and metadata-only copy-ups read right.
+  std::string opts = "ro,redirect_dir=follow,metacopy=on,lowerdir=" + LowerdirList(dirs);
+  if (opts.size() >= 4000) {
+    return Status::Unsupported("too many layers (" + std::to_string(dirs.size()) +
+                               ") for one overlay mount");
+  }
+  if (::mount("overlay", mnt.path().c_str(), "overlay", MS_RDONLY | MS_NOSUID | MS_NODEV,
+              opts.c_str()) != 0) {
+    return Status::FromErrno(errno, "mount overlay (needs root) on", mnt.path());
+  }
+  mnt.set_mounted();
+  return ScanRootPath(mnt.path(), options);
+}
+
+Result<std::string> ContainerLowerdirOption(const std::string& state_dir) {
+  ASSIGN_OR_RETURN(std::vector<std::string> dirs, ContainerLayerDirs(state_dir));
   if (dirs.size() < 2) {
     // overlayfs needs two layers without an upper; an empty dir completes it.
     return Status::Unsupported(state_dir + ": needs at least one generation and one lower dir");
   }
-  std::string out;
-  for (const auto& d : dirs) {
-    if (!out.empty()) out += ':';
-    out += EscapeLowerdir(d);
-  }
-  return out;
+  return LowerdirList(dirs);
 }
 
 Result<SourceSpec> ParseSourceSpec(const std::string& arg, const std::string& state_root) {

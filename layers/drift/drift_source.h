@@ -3,10 +3,12 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 #include "layers/drift/image_unpack.h"
 #include "layers/drift/inventory.h"
+#include "layers/drift/scan_root.h"
 
 namespace ctrsnap::drift {
 
@@ -39,6 +41,13 @@ struct SourceOptions {
 // Container: the merged view of its generations over its lower dirs, mounted
 // read-only with overlayfs (needs root) in a temp dir and scanned.
 Result<Inventory> InventoryOf(const SourceSpec& spec, const SourceOptions& options);
+
+// The inventory of the merged tree of DIRS (overlayfs upper-format dirs, top
+// first, the image's lower dirs last), mounted read-only with kernel overlayfs
+// (redirect_dir=follow, metacopy=on; needs root) in a temp dir below TMP_DIR.
+// A single dir is scanned directly.
+Result<Inventory> InventoryOfLayers(const std::vector<std::string>& dirs, const std::string& tmp_dir,
+                                    const ScanOptions& options);
 
 // The read-only overlay "lowerdir=" list of a container state dir: its
 // generations' upper dirs, newest first, then its lower dirs. Exposed for tests.

@@ -19,6 +19,12 @@ struct Image {
   nlohmann::json config = nlohmann::json::object();  // OCI image config
   std::vector<oci::Descriptor> layers;  // a blob may be absent (layers a daemon already has)
   std::map<std::string, std::string> annotations;  // manifest annotations
+  // Artifact manifests about this image (the drift inventory), in the store:
+  // an OCI layout lists them in index.json (image-spec 1.1 referrers); both
+  // outputs carry their blobs (REFERRER_BLOBS: their config and layers), so
+  // the manifest's dev.ctrsnap.inventory.digest annotation resolves there.
+  std::vector<oci::Descriptor> referrers;
+  std::vector<std::string> referrer_blobs;
   // Filled by StoreImage / LoadImage:
   oci::Descriptor config_desc;
   oci::Descriptor manifest_desc;

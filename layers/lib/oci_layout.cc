@@ -39,16 +39,35 @@ namespace {
 
 // containerd names imported images by io.containerd.image.name (a full
 // reference); OCI tools by org.opencontainers.image.ref.name.
-std::string IndexJson(const Image& image, const std::string& ref_name, bool containerd_name) {
+// ARCHIVE: the dual archive, whose index.json lists the image alone (ctr
+// import and podman load would take every listed manifest for an image).
+std::string IndexJson(const Image& image, const std::string& ref_name, bool archive) {
   oci::Descriptor m = image.manifest_desc;
   if (!ref_name.empty()) m.annotations[oci::kAnnotationRefName] = ref_name;
-  if (!ref_name.empty() && containerd_name) {
+  if (!ref_name.empty() && archive) {
     m.annotations["io.containerd.image.name"] = NormalizedImageName(ref_name);
+  }
+  json manifests = json::array({oci::ToJson(m)});
+  if (!archive) {
+    for (const auto& r : image.referrers) manifests.push_back(oci::ToJson(r));
   }
   json index = {{"schemaVersion", 2},
                 {"mediaType", oci::kMediaTypeImageIndex},
-                {"manifests", json::array({oci::ToJson(m)})}};
+                {"manifests", manifests}};
   return index.dump();
+}
+
+// Blobs of the referrers that the store has (a missing one is left out: the
+// image itself stays complete).
+std::vector<std::string> ReferrerBlobs(const BlobStore& store, const Image& image) {
+  std::vector<std::string> out;
+  for (const auto& r : image.referrers) {
+    if (store.Has(r.digest)) out.push_back(r.digest);
+  }
+  for (const auto& d : image.referrer_blobs) {
+    if (store.Has(d)) out.push_back(d);
+  }
+  return out;
 }
 
 std::string BlobName(const std::string& digest) { return "blobs/sha256/" + DigestHex(digest); }
@@ -81,13 +100,16 @@ Status WriteOciLayout(const BlobStore& store, const Image& image, const std::str
   };
   std::vector<std::string> digests = {image.config_desc.digest, image.manifest_desc.digest};
   for (const auto& l : image.layers) digests.push_back(l.digest);
+  Image listed = image;
+  std::erase_if(listed.referrers, [&](const oci::Descriptor& r) { return !store.Has(r.digest); });
+  for (const auto& d : ReferrerBlobs(store, image)) digests.push_back(d);
   for (const auto& d : digests) {
     if (!store.Has(d)) return fail(Status::NotFound("blob " + d + " is not available locally"));
     Status st = LinkOrCopy(store.BlobPath(d), tmp + "/" + BlobName(d));
     if (!st.ok()) return fail(st);
   }
   Status st = WriteFileAtomic(tmp + "/oci-layout", kOciLayoutFile);
-  if (st.ok()) st = WriteFileAtomic(tmp + "/index.json", IndexJson(image, ref_name, false));
+  if (st.ok()) st = WriteFileAtomic(tmp + "/index.json", IndexJson(listed, ref_name, false));
   if (st.ok()) st = FsyncPath(tmp + "/blobs/sha256", O_RDONLY | O_DIRECTORY);
   if (st.ok()) st = FsyncPath(tmp, O_RDONLY | O_DIRECTORY);
   if (!st.ok()) return fail(st);
@@ -196,6 +218,9 @@ Status WriteDualArchive(const BlobStore& store, const Image& image, const std::s
         return Status::NotFound("layer " + l.digest + " is not available locally");
       }
       RETURN_IF_ERROR(AddFile(a.get(), BlobName(l.digest), store.BlobPath(l.digest)));
+    }
+    for (const auto& d : ReferrerBlobs(store, image)) {
+      RETURN_IF_ERROR(AddFile(a.get(), BlobName(d), store.BlobPath(d)));
     }
     if (archive_write_close(a.get()) != ARCHIVE_OK) {
       return Status(Code::kIo, "close " + tmp + ": " + archive_error_string(a.get()));

@@ -8,12 +8,17 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <optional>
 
 #include "common/control_client.h"
 #include "common/file_util.h"
 #include "common/fs_meta.h"
 #include "common/log.h"
 #include "common/state_layout.h"
+#include "layers/drift/drift_source.h"
+#include "layers/drift/inventory_store.h"
+#include "layers/drift/oci_layout.h"
+#include "layers/drift/scan_root.h"
 #include "layers/lib/change_set.h"
 
 namespace ctrsnap::layers {
@@ -169,11 +174,68 @@ Status UpdateStoreIndex(const std::string& state, const std::vector<SnapshotReco
     m["annotations"] = {{oci::kAnnotationRefName, name}};
     manifests.push_back(std::move(m));
   }
+  // Artifacts (inventories) attached to the snapshots stay listed.
+  auto old = ReadFileToString(SnapshotStoreRoot(state) + "/index.json");
+  if (old.ok()) {
+    json j = json::parse(*old, nullptr, false);
+    if (j.is_object() && j.contains("manifests") && j["manifests"].is_array()) {
+      for (const auto& e : j["manifests"]) {
+        if (e.is_object() && e.contains("artifactType")) manifests.push_back(e);
+      }
+    }
+  }
   json index = {{"schemaVersion", 2}, {"mediaType", oci::kMediaTypeImageIndex},
                 {"manifests", manifests}};
   RETURN_IF_ERROR(WriteFileAtomic(SnapshotStoreRoot(state) + "/oci-layout",
                                   R"({"imageLayoutVersion":"1.0.0"})"));
   return WriteFileAtomic(SnapshotStoreRoot(state) + "/index.json", index.dump());
+}
+
+// The layer dirs whose merged tree is the snapshot's image: generations up
+// to TOP (newest first, setup left out unless exported), then the lowers.
+std::vector<std::string> TreeDirs(const std::string& state, const FsMeta& meta, uint64_t top,
+                                  bool include_setup) {
+  std::vector<std::string> dirs;
+  for (auto it = meta.generations.rbegin(); it != meta.generations.rend(); ++it) {
+    if (it->id > top || (it->label == "setup" && !include_setup)) continue;
+    std::string upper = layout::UpperDir(state, it->id);
+    struct stat st;
+    if (::stat(upper.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) dirs.push_back(upper);
+  }
+  for (const auto& l : meta.lowerdirs) dirs.push_back(l);
+  return dirs;
+}
+
+Result<drift::Inventory> ScanSnapshotTree(const SnapshotOptions& o, const FsMeta& meta,
+                                          uint64_t top, const Image& image,
+                                          const std::string& source) {
+  drift::ScanOptions so;
+  so.source = source;
+  ASSIGN_OR_RETURN(drift::Inventory inv,
+                   drift::InventoryOfLayers(TreeDirs(o.state_dir, meta, top, o.include_setup),
+                                            o.tmp_dir, so));
+  RETURN_IF_ERROR(drift::AddImageConfig(image.config.dump(), inv));
+  inv.source = source;
+  inv.Normalize();
+  return inv;
+}
+
+// Lists the inventory artifact of IMAGE (already stored) in the store's
+// index.json and on IMAGE, so the outputs carry it.
+Status AttachToImage(const BlobStore& store, const std::string& state, const drift::Inventory& inv,
+                     Image* image) {
+  ASSIGN_OR_RETURN(oci::Descriptor art,
+                   drift::AttachInventory(SnapshotStoreRoot(state), image->manifest_desc, inv));
+  ASSIGN_OR_RETURN(std::string text, ReadFileToString(store.BlobPath(art.digest)));
+  json m = json::parse(text, nullptr, false);
+  if (!m.is_object()) return Status::Internal("inventory artifact " + art.digest + " unreadable");
+  image->referrers = {art};
+  image->referrer_blobs.clear();
+  if (m.contains("config")) image->referrer_blobs.push_back(m["config"].value("digest", ""));
+  for (const auto& l : m.value("layers", json::array())) {
+    image->referrer_blobs.push_back(l.value("digest", ""));
+  }
+  return Status::Ok();
 }
 
 }  // namespace
@@ -316,6 +378,23 @@ Result<SnapshotResult> TakeSnapshot(const SnapshotOptions& o) {
   if (!base_name.empty()) image.annotations[oci::kAnnotationBaseName] = base_name;
   if (!base_digest.empty()) image.annotations[oci::kAnnotationBaseDigest] = base_digest;
   for (const auto& [k, v] : o.annotations) image.annotations[k] = v;
+  std::optional<drift::Inventory> inventory;
+  if (o.record_inventory) {
+    auto inv = ScanSnapshotTree(o, meta, top, image,
+                                o.tag.empty() ? "snapshot " + std::to_string(rec.sequence) : o.tag);
+    if (inv.ok()) {
+      // The blob goes in before the manifest that names it.
+      auto blob = drift::WriteBlob(SnapshotStoreRoot(state), drift::kInventoryArtifactType,
+                                   inv->ToJson());
+      if (!blob.ok()) return blob.status().WithContext("store the inventory");
+      for (const auto& [k, v] : drift::InventoryAnnotations(*inv)) image.annotations[k] = v;
+      res.inventory_summary = inv->SummaryJson();
+      inventory = std::move(*inv);
+    } else {
+      res.inventory_note = "no software inventory recorded: " + inv.status().ToString();
+      LogWarn(res.inventory_note);
+    }
+  }
   RETURN_IF_ERROR(StoreImage(store, &image));
   rec.manifest_digest = image.manifest_desc.digest;
   rec.config_digest = image.config_desc.digest;
@@ -324,6 +403,15 @@ Result<SnapshotResult> TakeSnapshot(const SnapshotOptions& o) {
   records.push_back(rec);
   Status idx = UpdateStoreIndex(state, records);
   if (!idx.ok()) LogWarn("snapshot index not updated: " + idx.ToString());
+  if (inventory) {
+    // The manifest already names the inventory blob; the artifact adds the
+    // referrer link. A failure here costs only that link.
+    Status st = AttachToImage(store, state, *inventory, &image);
+    if (!st.ok()) {
+      res.inventory_note = "inventory artifact not attached: " + st.ToString();
+      LogWarn(res.inventory_note);
+    }
+  }
 
   // Mark the generations exported.
   if (offline) {

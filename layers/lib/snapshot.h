@@ -57,6 +57,13 @@ struct SnapshotOptions {
   std::string tag;  // recorded; "" allowed
   std::map<std::string, std::string> annotations;  // extra (revision, source)
   std::function<void(uint64_t)> progress;
+  // The software inventory (layers/drift) of the snapshot's tree, recorded
+  // beside the image: summary + digest annotations on the manifest, the full
+  // document as an OCI artifact whose subject is the manifest. Needs root (a
+  // read-only overlay mount); without it the snapshot is taken and a note says
+  // why it has no inventory.
+  bool record_inventory = true;
+  std::string tmp_dir = "/var/tmp";  // where that overlay is mounted
 };
 
 struct SnapshotResult {
@@ -66,6 +73,8 @@ struct SnapshotResult {
   std::vector<FilterFinding> env_findings;
   bool sealed_online = false;
   int64_t blocked_us = -1;  // the daemon's report of the seal pause
+  std::string inventory_summary;  // Inventory::SummaryJson(), "" when none was recorded
+  std::string inventory_note;     // why there is none
 };
 
 Result<SnapshotResult> TakeSnapshot(const SnapshotOptions& options);

@@ -203,10 +203,71 @@ TEST(DriftCliTest, LiveContainerThroughOverlayMount) {
   // The temporary overlay mount and its directory are gone.
   auto mounts = ReadFileToString("/proc/self/mountinfo");
   ASSERT_TRUE(mounts.ok());
-  EXPECT_EQ(mounts->find(state_root.path() + "/ctrsnap-drift-live"), std::string::npos);
+  EXPECT_EQ(mounts->find(state_root.path() + "/ctrsnap-drift-"), std::string::npos);
   std::string leftover;
   (void)ForEachEntryForTest(state_root.path(), &leftover);
   EXPECT_EQ(leftover, "c1 ") << leftover;
+}
+
+// Snapshots record their inventory; drift names them by container and
+// sequence, by tag, or as written with -o, and compares without a rescan.
+TEST(DriftCliTest, SnapshotsByNameUseTheirRecordedInventory) {
+  if (::geteuid() != 0) GTEST_SKIP() << "recording an inventory mounts overlayfs: needs root";
+  TempRoot lower, state_root;
+  MakeOld(lower);
+  std::string state = state_root.Abs("c2");
+  FsMeta meta;
+  meta.lowerdirs = {lower.path()};
+  meta.generations = {{1, "", false, 1, 0, ""}};
+  ASSERT_TRUE(MakeDirs(layout::UpperDir(state, 1)).ok());
+  ASSERT_TRUE(MakeDirs(layout::WorkDir(state, 1)).ok());
+  ASSERT_TRUE(meta.Save(state).ok());
+  std::string env = "CTRSNAP_ROOT=" + state_root.path() + " CTRSNAP_CONFIG=/nonexistent TMPDIR=" +
+                    state_root.path();
+
+  // Snapshot 1: torch upgraded.
+  std::string site = "usr/local/lib/python3.11/site-packages";
+  AddDistInfo(state_root, "c2/gen/1/upper/" + site, "torch", "2.4.0");
+  ASSERT_EQ(::mknod((layout::UpperDir(state, 1) + "/" + site + "/torch-2.3.0.dist-info").c_str(),
+                    S_IFCHR | 0, makedev(0, 0)),
+            0);
+  std::string out1 = state_root.Abs("out1"), out2 = state_root.Abs("out2");
+  CmdResult s1 = Ctrsnap("snapshot --state " + state + " -t test/train:snap-1 -o " + out1 +
+                         " --no-progress --json", env);
+  ASSERT_EQ(s1.rc, 0) << s1.out;
+  auto j1 = nlohmann::json::parse(s1.out);
+  EXPECT_EQ(j1["inventory"]["counts"]["python"], 2) << s1.out;
+
+  // Snapshot 2: numpy removed.
+  auto m = FsMeta::Load(state);
+  ASSERT_TRUE(m.ok());
+  std::string live = layout::UpperDir(state, m->live().id);
+  ASSERT_TRUE(MakeDirs(live + "/" + site).ok());
+  ASSERT_EQ(::mknod((live + "/" + site + "/numpy-1.26.4.dist-info").c_str(), S_IFCHR | 0, makedev(0, 0)), 0);
+  CmdResult s2 = Ctrsnap("snapshot --state " + state + " -t test/train:snap-2 -o " + out2 +
+                         " --no-progress --json", env);
+  ASSERT_EQ(s2.rc, 0) << s2.out;
+
+  auto kinds = [&](const std::string& a, const std::string& b) {
+    CmdResult r = Ctrsnap("drift --json " + a + " " + b, env);
+    EXPECT_EQ(r.rc, 0) << a << " " << b << ": " << r.out;
+    std::map<std::string, std::string> k;
+    auto j = nlohmann::json::parse(r.out, nullptr, false);
+    if (!j.is_object()) return k;
+    for (const auto& c : j["changes"]) k[c["name"].get<std::string>()] = c["kind"];
+    EXPECT_EQ(j.dump().find("no recorded inventory"), std::string::npos) << a << " " << b;
+    return k;
+  };
+  auto by_seq = kinds("c2@1", "c2@latest");
+  EXPECT_EQ(by_seq["numpy"], "removed");
+  EXPECT_EQ(by_seq.count("torch"), 0u);
+  EXPECT_EQ(kinds("test/train:snap-1", "test/train:snap-2"), by_seq);
+  EXPECT_EQ(kinds(out1, out2), by_seq);
+  auto from_base = kinds("c2@base", "c2@1");
+  EXPECT_EQ(from_base["torch"], "upgraded");
+  EXPECT_EQ(from_base.count("numpy"), 0u);
+  // A sequence that does not exist is an error that says what does.
+  EXPECT_EQ(Ctrsnap("drift c2@7 c2@1", env).rc, 2);
 }
 
 }  // namespace
