@@ -4,7 +4,8 @@
 // honoured by the kernel) and get the caller's umask. setfsuid/setfsgid are
 // per-thread system calls (used raw, not through glibc's process-wide setxid
 // broadcast); the umask is per fs_struct, so each request thread unshares
-// CLONE_FS once. REQUIRES: the process set SECBIT_NO_SETUID_FIXUP, so the
+// CLONE_FS once, and keeps the last caller's umask afterwards (only calls
+// under a ScopedCallerCreds may depend on the thread's umask). REQUIRES: the process set SECBIT_NO_SETUID_FIXUP, so the
 // thread keeps CAP_DAC_OVERRIDE while its fsuid is not 0 (the kernel FUSE
 // layer already checked permissions with default_permissions).
 #pragma once
@@ -24,7 +25,6 @@ class ScopedCallerCreds {
 
  private:
   bool switched_ = false;
-  mode_t old_umask_ = 0;
 };
 
 }  // namespace ctrsnap::fs

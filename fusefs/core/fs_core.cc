@@ -47,7 +47,7 @@ FsCore::~FsCore() {
 Result<int> FsCore::NodeFd(Node* n) {
   const uint64_t cur = epoch_.load();
   {
-    std::lock_guard<std::mutex> l(n->mu);
+    std::lock_guard<NodeMutex> l(n->mu);
     if (n->epoch == cur) return n->fd.get();
   }
   std::string name;
@@ -67,7 +67,7 @@ Result<int> FsCore::NodeFd(Node* n) {
   if ((st.st_mode & S_IFMT) != n->type) {
     return Status(Code::kNotFound, "re-resolve " + name + ": type changed", ESTALE);
   }
-  std::lock_guard<std::mutex> l(n->mu);
+  std::lock_guard<NodeMutex> l(n->mu);
   if (n->epoch != cur) {
     n->fd = std::move(fd);
     n->epoch = cur;
@@ -82,7 +82,7 @@ Result<int> FsCore::NodeFdOrOrphan(Node* n, bool for_write) {
   // Unlinked before a seal and still open: its fd of the old epoch is the
   // only way to it. Changing it is allowed only when no name in the old
   // (sealed) tree leads to it any more.
-  std::lock_guard<std::mutex> l(n->mu);
+  std::lock_guard<NodeMutex> l(n->mu);
   struct stat st;
   if (!n->fd || ::fstat(n->fd.get(), &st) != 0) return r;
   if (for_write && st.st_nlink > 0) {
@@ -136,7 +136,7 @@ Result<Entry> FsCore::LookupAt(Node* parent, int parent_fd, std::string_view nam
       !S_ISDIR(st.st_mode) && st.st_nlink > 1 && live_upper_ && !InLiveUpper(parent, n);
   Node* node = table_->Attach(parent, name, cur, st, fd, name_only);
   if (fd) {
-    std::lock_guard<std::mutex> l(node->mu);
+    std::lock_guard<NodeMutex> l(node->mu);
     if (node->epoch != cur) {
       node->fd = std::move(fd);
       node->epoch = cur;

@@ -103,7 +103,7 @@ Result<SealResult> FsCore::Seal(const std::string& label) {
   live_upper_ = std::move(*upper);
   Node* r = table_->root();
   {
-    std::lock_guard<std::mutex> l(r->mu);
+    std::lock_guard<NodeMutex> l(r->mu);
     r->fd = std::move(root);
     r->epoch = live;
   }

@@ -20,22 +20,55 @@ NodeTable::~NodeTable() {
   std::vector<Node*> all;
   for (auto& [k, n] : by_key_) all.push_back(n);
   for (auto& [k, n] : by_name_) all.push_back(n);
+  for (auto& [k, n] : extra_names_) all.push_back(n);
   all.push_back(root_);
   std::sort(all.begin(), all.end());
   all.erase(std::unique(all.begin(), all.end()), all.end());
+  by_name_.clear();  // its keys view the nodes' names
   for (Node* n : all) delete n;
 }
 
-std::string NodeTable::NameKey(Node* parent, std::string_view name) {
+std::string NodeTable::ExtraKey(const Node* parent, std::string_view name) {
   std::string k(sizeof(parent), '\0');
   std::memcpy(k.data(), &parent, sizeof(parent));
   k.append(name);
   return k;
 }
 
+Node* NodeTable::FindName(Node* parent, std::string_view name, bool* extra) {
+  if (extra) *extra = false;
+  auto it = by_name_.find(NameKey{parent, name});
+  if (it != by_name_.end()) return it->second;
+  if (extra_names_.empty()) return nullptr;
+  auto xit = extra_names_.find(ExtraKey(parent, name));
+  if (xit == extra_names_.end()) return nullptr;
+  if (extra) *extra = true;
+  return xit->second;
+}
+
+void NodeTable::ForgetName(Node* parent, std::string_view name) {
+  auto it = by_name_.find(NameKey{parent, name});
+  if (it != by_name_.end()) {
+    Node* old = it->second;
+    by_name_.erase(it);
+    old->parent = nullptr;
+    old->name.clear();
+    old->detached = true;
+    --parent->refs;  // callers hold their own reference on PARENT or free it
+    return;
+  }
+  if (!extra_names_.empty()) extra_names_.erase(ExtraKey(parent, name));
+}
+
+void NodeTable::AddExtraName(Node* node, Node* parent, std::string_view name) {
+  ForgetName(parent, name);
+  extra_names_[ExtraKey(parent, name)] = node;
+  node->extra_names = true;
+}
+
 void NodeTable::DropName(Node* node) {
   if (node->parent) {
-    auto it = by_name_.find(NameKey(node->parent, node->name));
+    auto it = by_name_.find(NameKey{node->parent, node->name});
     if (it != by_name_.end() && it->second == node) by_name_.erase(it);
     Node* p = node->parent;
     node->parent = nullptr;
@@ -48,21 +81,13 @@ void NodeTable::DropName(Node* node) {
 void NodeTable::SetName(Node* node, Node* parent, std::string_view name) {
   ++parent->refs;  // before DropName, which may free the old parent
   DropName(node);
+  // Another node known under this name is no longer reachable by it.
+  if (Node* old = FindName(parent, name); old && old != node) ForgetName(parent, name);
+  if (node->extra_names) extra_names_.erase(ExtraKey(parent, name));
   node->parent = parent;
   node->name = std::string(name);
   node->detached = false;
-  auto [it, inserted] = by_name_.try_emplace(NameKey(parent, name), node);
-  if (!inserted && it->second != node) {
-    // Another node was known under this name: it is no longer reachable by it.
-    Node* old = it->second;
-    it->second = node;
-    if (old->parent == parent && old->name == name) {
-      old->name.clear();
-      old->parent = nullptr;
-      old->detached = true;
-      --parent->refs;
-    }
-  }
+  by_name_[NameKey{parent, node->name}] = node;
 }
 
 void NodeTable::MaybeFree(Node* node) {
@@ -70,6 +95,9 @@ void NodeTable::MaybeFree(Node* node) {
   DropName(node);
   auto it = by_key_.find(Key{node->key_epoch, node->key_dev, node->key_ino});
   if (it != by_key_.end() && it->second == node) by_key_.erase(it);
+  if (node->extra_names) {
+    std::erase_if(extra_names_, [node](const auto& kv) { return kv.second == node; });
+  }
   --count_;
   delete node;
 }
@@ -88,8 +116,8 @@ Node* NodeTable::Attach(Node* parent, std::string_view name, uint64_t epoch,
     // The node last known under this name (from before a seal, or a
     // name-only node): keeps its nodeid and st_ino. Its fd is replaced by the
     // caller (FsCore) under n->mu when it belongs to an older epoch.
-    auto nit = by_name_.find(NameKey(parent, name));
-    if (nit != by_name_.end() && nit->second->type == type) n = nit->second;
+    Node* known = FindName(parent, name);
+    if (known && known->type == type) n = known;
   }
   if (!n) {
     n = new Node(st.st_ino, type);
@@ -111,8 +139,8 @@ Node* NodeTable::Attach(Node* parent, std::string_view name, uint64_t epoch,
   if (n->detached || n->parent == nullptr || n->name.empty()) {
     if (n != root_) SetName(n, parent, name);
   } else if (n->parent != parent || n->name != name) {
-    // A second name of a hard-linked file: remember the newest name too.
-    by_name_[NameKey(parent, name)] = n;
+    // A further name of a hard-linked file: it leads to this node too.
+    if (FindName(parent, name) != n) AddExtraName(n, parent, name);
   }
   ++n->nlookup;
   return n;
@@ -156,78 +184,84 @@ void NodeTable::SetKey(Node* node, uint64_t epoch, const struct stat& st) {
 
 Node* NodeTable::FindChild(Node* parent, std::string_view name) {
   std::lock_guard<std::mutex> l(mu_);
-  auto it = by_name_.find(NameKey(parent, name));
-  if (it == by_name_.end()) return nullptr;
-  ++it->second->refs;
-  return it->second;
+  Node* n = FindName(parent, name);
+  if (n) ++n->refs;
+  return n;
 }
 
 void NodeTable::Unlinked(Node* parent, std::string_view name) {
   std::lock_guard<std::mutex> l(mu_);
-  auto it = by_name_.find(NameKey(parent, name));
-  if (it == by_name_.end()) return;
-  Node* n = it->second;
-  by_name_.erase(it);
-  if (n->parent == parent && n->name == name) {
-    n->parent = nullptr;
-    n->name.clear();
-    n->detached = true;
-    --parent->refs;
-    MaybeFree(parent);
-  }
+  ++parent->refs;  // ForgetName may drop the last reference of PARENT
+  ForgetName(parent, name);
+  --parent->refs;
+  MaybeFree(parent);
 }
 
 void NodeTable::Renamed(Node* parent, std::string_view name, Node* newparent,
                         std::string_view newname) {
   std::lock_guard<std::mutex> l(mu_);
-  // The target name, if known, is replaced.
-  auto tit = by_name_.find(NameKey(newparent, newname));
-  if (tit != by_name_.end()) {
-    Node* t = tit->second;
-    by_name_.erase(tit);
-    if (t->parent == newparent && t->name == newname) {
-      t->parent = nullptr;
-      t->name.clear();
-      t->detached = true;
-      --newparent->refs;
+  ++parent->refs;  // pinned while names move
+  ++newparent->refs;
+  bool extra = false;
+  Node* n = FindName(parent, name, &extra);
+  if (n) {
+    if (extra) {
+      extra_names_.erase(ExtraKey(parent, name));
+    } else {
+      by_name_.erase(NameKey{parent, name});
+      n->parent = nullptr;  // re-attached below; refs of PARENT dropped there
     }
   }
-  auto it = by_name_.find(NameKey(parent, name));
-  if (it == by_name_.end()) return;
-  Node* n = it->second;
-  by_name_.erase(it);
-  if (n->parent == parent && n->name == name) {
-    ++newparent->refs;
-    n->parent = newparent;
-    n->name = std::string(newname);
-    --parent->refs;
+  // The target name, if known, is replaced.
+  ForgetName(newparent, newname);
+  if (n) {
+    if (extra) {
+      extra_names_[ExtraKey(newparent, newname)] = n;
+    } else {
+      ++newparent->refs;
+      --parent->refs;
+      n->parent = newparent;
+      n->name = std::string(newname);
+      by_name_[NameKey{newparent, n->name}] = n;
+    }
   }
-  by_name_[NameKey(newparent, newname)] = n;
+  --newparent->refs;
+  --parent->refs;
+  MaybeFree(newparent);
   MaybeFree(parent);
 }
 
 void NodeTable::Exchanged(Node* parent, std::string_view name, Node* newparent,
                           std::string_view newname) {
   std::lock_guard<std::mutex> l(mu_);
-  auto a = by_name_.find(NameKey(parent, name));
-  auto b = by_name_.find(NameKey(newparent, newname));
-  Node* na = a == by_name_.end() ? nullptr : a->second;
-  Node* nb = b == by_name_.end() ? nullptr : b->second;
-  if (na) by_name_.erase(NameKey(parent, name));
-  if (nb) by_name_.erase(NameKey(newparent, newname));
-  auto move = [&](Node* n, Node* from, std::string_view fromname, Node* to,
-                  std::string_view toname) {
+  bool xa = false, xb = false;
+  Node* na = FindName(parent, name, &xa);
+  Node* nb = FindName(newparent, newname, &xb);
+  auto take = [&](Node* n, bool extra, Node* from, std::string_view fromname) {
     if (!n) return;
-    if (n->parent == from && n->name == fromname) {
-      ++to->refs;
-      n->parent = to;
-      n->name = std::string(toname);
-      --from->refs;
+    if (extra) {
+      extra_names_.erase(ExtraKey(from, fromname));
+    } else {
+      by_name_.erase(NameKey{from, fromname});
     }
-    by_name_[NameKey(to, toname)] = n;
   };
-  move(na, parent, name, newparent, newname);
-  move(nb, newparent, newname, parent, name);
+  take(na, xa, parent, name);
+  take(nb, xb, newparent, newname);
+  auto put = [&](Node* n, bool extra, Node* from, Node* to, std::string_view toname) {
+    if (!n) return;
+    if (extra) {
+      extra_names_[ExtraKey(to, toname)] = n;
+      return;
+    }
+    ++to->refs;
+    --from->refs;  // FROM keeps a reference while it is one of the two parents
+    n->parent = to;
+    n->name = std::string(toname);
+    by_name_[NameKey{to, n->name}] = n;
+  };
+  std::string sname(name), snewname(newname);  // NAME may view a node's name
+  put(na, xa, parent, newparent, snewname);
+  put(nb, xb, newparent, parent, sname);
 }
 
 std::string NodeTable::Path(Node* node) {

@@ -13,9 +13,15 @@
 //     inside references it (refs == 0: children naming it as parent, open
 //     handles, resolutions in progress).
 //   - by_key_ maps (epoch, st_dev, st_ino) of the overlay to the node whose fd
-//     is on that file in that epoch; by_name_ maps (parent, name) to the node
-//     last known under that name. A detached node (its name was unlinked or
-//     renamed over) has no valid path and cannot be re-resolved.
+//     is on that file in that epoch. A name (parent, name) leads to at most
+//     one node, the one last known under it: by_name_ holds each node's own
+//     name (its key views node->name, so the name is stored once), extra_names_
+//     the further names of hard-linked files (rare). A node that loses its own
+//     name to another node, or whose name was unlinked or renamed over, is
+//     detached: it has no valid path and cannot be re-resolved.
+// Memory: the table holds one Node per inode the kernel caches (hundreds of
+// thousands for a large tree), so Node is kept small (a 4-byte lock, no
+// duplicate of its name in the maps).
 // Lock order: FsCore epoch lock > Handle::mu > Node::mu > NodeTable::mu_.
 // NodeTable::mu_ guards every field marked (T) below.
 #pragma once
@@ -23,6 +29,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <string>
@@ -34,24 +41,39 @@
 
 namespace ctrsnap::fs {
 
+// A mutex of 4 bytes (std::mutex has 40): 0 free, 1 locked, 2 locked with
+// waiters (futex through std::atomic wait/notify).
+class NodeMutex {
+ public:
+  void lock() {
+    uint32_t c = 0;
+    if (state_.compare_exchange_strong(c, 1, std::memory_order_acquire)) return;
+    while (state_.exchange(2, std::memory_order_acquire) != 0) state_.wait(2);
+  }
+  void unlock() {
+    if (state_.exchange(0, std::memory_order_release) == 2) state_.notify_one();
+  }
+
+ private:
+  std::atomic<uint32_t> state_{0};
+};
+
 struct Node {
   Node(uint64_t ino, mode_t t) : stable_ino(ino), type(t) {}
   const uint64_t stable_ino;
-  const mode_t type;  // S_IFMT bits
-
-  std::mutex mu;
-  UniqueFd fd;         // (mu) O_PATH fd in epoch `epoch`
-  uint64_t epoch = 0;  // (mu)
-
   Node* parent = nullptr;  // (T) holds a ref on parent
-  std::string name;        // (T)
-  bool detached = false;   // (T)
+  std::string name;        // (T) while in by_name_, its key views this string
   uint64_t key_epoch = 0;  // (T) key in by_key_
   dev_t key_dev = 0;       // (T)
   ino_t key_ino = 0;       // (T)
   uint64_t nlookup = 0;    // (T)
-  uint64_t refs = 0;       // (T)
-  uint64_t open_handles = 0;  // (T)
+  uint64_t epoch = 0;      // (mu)
+  uint32_t refs = 0;       // (T)
+  UniqueFd fd;             // (mu) O_PATH fd in epoch `epoch`
+  NodeMutex mu;
+  const mode_t type;       // S_IFMT bits
+  bool detached = false;   // (T)
+  bool extra_names = false;  // (T) some entry of extra_names_ leads to it
 };
 
 class NodeTable {
@@ -102,21 +124,41 @@ class NodeTable {
     ino_t ino;
     bool operator==(const Key&) const = default;
   };
+  // noexcept hashes: the map nodes then do not cache the hash (8 bytes each).
   struct KeyHash {
-    size_t operator()(const Key& k) const {
+    size_t operator()(const Key& k) const noexcept {
       return std::hash<uint64_t>()(k.ino * 31 + k.dev * 7 + k.epoch);
     }
   };
-  static std::string NameKey(Node* parent, std::string_view name);
+  struct NameKey {
+    const Node* parent;
+    std::string_view name;
+    bool operator==(const NameKey&) const = default;
+  };
+  struct NameHash {
+    size_t operator()(const NameKey& k) const noexcept {
+      return std::hash<std::string_view>()(k.name) ^
+             (reinterpret_cast<uintptr_t>(k.parent) * 0x9e3779b97f4a7c15ull);
+    }
+  };
+  static std::string ExtraKey(const Node* parent, std::string_view name);
   // REQUIRES: mu_ held
   void MaybeFree(Node* node);
   void DropName(Node* node);
   void SetName(Node* node, Node* parent, std::string_view name);
+  // The node known under PARENT/NAME, or null; *EXTRA: it is a further name.
+  Node* FindName(Node* parent, std::string_view name, bool* extra = nullptr);
+  // Removes whatever node is known under PARENT/NAME from that name (a node
+  // whose own name it is becomes detached).
+  void ForgetName(Node* parent, std::string_view name);
+  // Makes PARENT/NAME a further name of NODE (a hard link).
+  void AddExtraName(Node* node, Node* parent, std::string_view name);
 
   std::mutex mu_;
   Node* root_;
   std::unordered_map<Key, Node*, KeyHash> by_key_;
-  std::unordered_map<std::string, Node*> by_name_;
+  std::unordered_map<NameKey, Node*, NameHash> by_name_;
+  std::unordered_map<std::string, Node*> extra_names_;
   size_t count_ = 0;
 };
 

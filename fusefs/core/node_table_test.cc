@@ -78,5 +78,45 @@ TEST(NodeTable, Exchange) {
   EXPECT_EQ(t.Path(nb), "/a");
 }
 
+TEST(NodeTable, FurtherNameOfHardLinkIsForgottenWithTheNode) {
+  NodeTable t(AnyFd(), 1, St(2, S_IFDIR));
+  UniqueFd a = AnyFd(), b = AnyFd();
+  Node* n = t.Attach(t.root(), "a", 1, St(10), a);
+  EXPECT_EQ(t.Attach(t.root(), "b", 1, St(10), b), n);
+  Node* via_b = t.FindChild(t.root(), "b");
+  EXPECT_EQ(via_b, n);
+  t.Unref(via_b);
+  t.Renamed(t.root(), "b", t.root(), "c");  // the further name moves
+  EXPECT_EQ(t.FindChild(t.root(), "b"), nullptr);
+  Node* via_c = t.FindChild(t.root(), "c");
+  EXPECT_EQ(via_c, n);
+  t.Unref(via_c);
+  EXPECT_EQ(t.Path(n), "/a");
+  t.Forget(n, 2);
+  EXPECT_EQ(t.size(), 1u);
+  EXPECT_EQ(t.FindChild(t.root(), "c"), nullptr);  // no entry leads to a freed node
+}
+
+TEST(NodeTable, NameTakenByAnotherNodeDetachesTheOldOne) {
+  NodeTable t(AnyFd(), 1, St(2, S_IFDIR));
+  UniqueFd a = AnyFd(), b = AnyFd(), a2 = AnyFd();
+  Node* old_a = t.Attach(t.root(), "a", 1, St(10), a);
+  Node* nb = t.Attach(t.root(), "b", 1, St(11), b);
+  // "a" now names b's file (say, a hard link made after a rename over it).
+  EXPECT_EQ(t.Attach(t.root(), "a", 1, St(11), a2), nb);
+  EXPECT_EQ(t.Path(old_a), "?");
+  Node* via_a = t.FindChild(t.root(), "a");
+  EXPECT_EQ(via_a, nb);
+  t.Unref(via_a);
+  t.Unlinked(t.root(), "a");
+  EXPECT_EQ(t.FindChild(t.root(), "a"), nullptr);
+  EXPECT_EQ(t.Path(nb), "/b");
+}
+
+TEST(NodeTable, NodeIsSmall) {
+  // RSS per cached inode (issue: under 300 bytes, map entries included).
+  EXPECT_LE(sizeof(Node), 120u);
+}
+
 }  // namespace
 }  // namespace ctrsnap::fs

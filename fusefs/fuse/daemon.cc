@@ -23,6 +23,7 @@
 #include "fusefs/fuse/fs_control_handler.h"
 #include "fusefs/fuse/fuse_adapter.h"
 #include "fusefs/fuse/journal_sink.h"
+#include "fusefs/fuse/request_loop.h"
 #include "fusefs/fuse/sandbox.h"
 
 namespace ctrsnap::fs {
@@ -158,14 +159,9 @@ int RunDaemon(const FsOptions& o, int ready_fd) {
   LogInfo("ctrsnap-fs mounted on " + o.mountpoint + (o.generations() ? " state " + o.state : "") +
           ", live generation " + std::to_string(d->core->live_generation()));
   Notify(ready_fd, "OK\n");
-  fuse_loop_config* cfg = fuse_loop_cfg_create();
-  // libfuse 3.14's default max_idle_threads (-1) makes every worker exit after
-  // one request (a clone3 per request: 14k thread creations for 2k creates).
-  // Setting it to max_threads keeps the workers.
-  fuse_loop_cfg_set_max_threads(cfg, 16);
-  fuse_loop_cfg_set_idle_threads(cfg, 16);
-  int rc = fuse_session_loop_mt(d->session, cfg);
-  fuse_loop_cfg_destroy(cfg);
+  // One hot reader thread, handing over before requests that may block (see
+  // request_loop.h for why not fuse_session_loop_mt).
+  int rc = RunRequestLoop(d->session, 16);
   LogInfo("ctrsnap-fs on " + o.mountpoint + " exiting");
   if (d->journal) (void)d->journal->Flush();
   d.reset();
