@@ -55,6 +55,12 @@ inline std::string JournalPath(const std::string& state, uint64_t gen) {
 // ctrsnap-fs is mounted over that root, so that readers other than the daemon
 // (the layer writer, drift) can still reach the lower while it is covered.
 inline std::string LowerViewPath(const std::string& state) { return state + "/lower"; }
+// Present while STATE/lower is not the container's whole root but the residue
+// kept on delete (shim/lower_residue.h): only what the generations refer to.
+// A base image must not be made from it.
+inline std::string LowerResidueMarkerPath(const std::string& state) {
+  return state + "/lower.residue.json";
+}
 inline std::string LockPath(const std::string& state) { return state + "/lock"; }
 inline std::string ControlSocketPath(const std::string& state) { return state + "/control.sock"; }
 inline std::string DaemonLogPath(const std::string& state) { return state + "/daemon.log"; }

@@ -123,6 +123,29 @@ EngineGuess GuessEngine(const json& spec, const std::string& bundle) {
   return g;
 }
 
+std::string DockerImageRef(const json& spec, const std::string& id) {
+  auto mounts = spec.find("mounts");
+  if (mounts == spec.end() || !mounts->is_array() || id.empty()) return "";
+  for (const auto& m : *mounts) {
+    if (!m.is_object() || m.value("destination", "") != "/etc/hostname") continue;
+    std::string source = m.value("source", "");
+    const std::string tail = "/containers/" + id + "/hostname";
+    if (source.size() <= tail.size() || source.compare(source.size() - tail.size(), tail.size(), tail) != 0) {
+      return "";  // not Docker's layout: nothing to read
+    }
+    std::string path = source.substr(0, source.size() - std::string("hostname").size()) + "config.v2.json";
+    auto text = ReadFileToString(path);
+    if (!text.ok()) return "";
+    json j = json::parse(*text, nullptr, false);
+    if (!j.is_object()) return "";
+    auto config = j.find("Config");
+    if (config == j.end() || !config->is_object()) return "";
+    auto image = config->find("Image");
+    return image != config->end() && image->is_string() ? image->get<std::string>() : "";
+  }
+  return "";
+}
+
 std::string ExitRecord::ToJson() const {
   json j = {{"exited_unix_ns", exited_unix_ns}, {"status", status}, {"by", by}};
   j["exit_code"] = exit_code ? json(*exit_code) : json(nullptr);

@@ -59,6 +59,13 @@ struct EngineGuess {
 // Docker is containerd namespace "moby"; podman sets io.container.manager=libpod).
 EngineGuess GuessEngine(const nlohmann::json& spec, const std::string& bundle);
 
+// The image a Docker container was created from, as the user named it
+// (config.v2.json's Config.Image), so that a post-mortem snapshot after
+// `docker rm` still has its base. Docker's spec carries no image annotation,
+// but bind-mounts /etc/hostname from DATA_ROOT/containers/ID/hostname, beside
+// config.v2.json. "" when the spec has no such mount or the file says nothing.
+std::string DockerImageRef(const nlohmann::json& spec, const std::string& id);
+
 struct ExitRecord {
   int64_t exited_unix_ns = 0;
   std::string status;

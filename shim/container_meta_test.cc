@@ -73,5 +73,25 @@ TEST(ContainerMeta, RoundTripAndCorruption) {
   ASSERT_TRUE(RemoveTree(dir).ok());
 }
 
+TEST(DockerImageRef, ReadsConfigBesideTheHostnameMount) {
+  char tmpl[] = "/tmp/ctrsnap-dockerimg-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  std::string root = tmpl;
+  std::string dir = root + "/containers/abc123";
+  ASSERT_TRUE(MakeDirs(dir).ok());
+  ASSERT_TRUE(WriteFileAtomic(dir + "/config.v2.json",
+                              R"({"Config":{"Image":"team/train:v2"},"Image":"sha256:00"})").ok());
+  json spec = {{"mounts", json::array({{{"destination", "/etc/resolv.conf"}, {"source", "/x"}},
+                                       {{"destination", "/etc/hostname"},
+                                        {"source", dir + "/hostname"}}})}};
+  EXPECT_EQ(DockerImageRef(spec, "abc123"), "team/train:v2");
+  // Another id's directory, no mount, a malformed file: nothing.
+  EXPECT_EQ(DockerImageRef(spec, "other"), "");
+  EXPECT_EQ(DockerImageRef(json::object(), "abc123"), "");
+  ASSERT_TRUE(WriteFileAtomic(dir + "/config.v2.json", "{not json").ok());
+  EXPECT_EQ(DockerImageRef(spec, "abc123"), "");
+  ASSERT_TRUE(RemoveTree(root).ok());
+}
+
 }  // namespace
 }  // namespace ctrsnap::shim

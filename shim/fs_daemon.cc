@@ -14,9 +14,12 @@
 #include <sstream>
 
 #include "common/control_client.h"
+#include "common/file_util.h"
+#include "common/fs_meta.h"
 #include "common/log.h"
 #include "common/state_layout.h"
 #include "common/unique_fd.h"
+#include "shim/lower_residue.h"
 #include "shim/process.h"
 
 namespace ctrsnap::shim {
@@ -65,7 +68,57 @@ static Result<std::string> BindLowerView(const std::string& lowerdir, const std:
     return Status::FromErrno(errno, "bind mount " + lowerdir + " on", view);
   }
   ::mount(nullptr, view.c_str(), nullptr, MS_PRIVATE, nullptr);
+  // The view is the whole root again (a residue under it is hidden).
+  if (::unlink(layout::LowerResidueMarkerPath(state).c_str()) != 0 && errno != ENOENT) {
+    return Status::FromErrno(errno, "unlink", layout::LowerResidueMarkerPath(state));
+  }
   return view;
+}
+
+// Unmounts the lower view of STATE, keeping what the generations need from it
+// (BuildLowerResidue) in its place. A failure to build the residue leaves the
+// previous residue, if any, and is logged: delete must still succeed.
+static Status ReleaseLowerView(const std::string& state) {
+  std::string view = layout::LowerViewPath(state);
+  if (TopMountType(view).empty()) return Status::Ok();
+  std::string fresh = state + "/lower.new";
+  std::string old = state + "/lower.old";
+  bool built = false;
+  ResidueStats stats;
+  if (TopMountType(fresh).empty() && TopMountType(old).empty()) {
+    (void)RemoveTree(fresh);
+    (void)RemoveTree(old);
+    auto meta = FsMeta::Load(state);
+    std::vector<std::string> gens;
+    if (meta.ok()) {
+      for (const auto& g : meta->generations) gens.push_back(layout::UpperDir(state, g.id));
+    }
+    auto res = meta.ok() ? BuildLowerResidue(gens, view, fresh) : Result<ResidueStats>(meta.status());
+    if (res.ok()) {
+      built = true;
+      stats = *res;
+    } else {
+      LogWarn("keeping what the generations need from the lower: " + res.status().ToString());
+      (void)RemoveTree(fresh);
+    }
+  }
+  nlohmann::json marker = {{"built", built},
+                           {"metacopy_files", stats.metacopy_files},
+                           {"redirects", stats.redirects},
+                           {"entries", stats.entries},
+                           {"bytes", stats.bytes}};
+  RETURN_IF_ERROR(WriteFileAtomic(layout::LowerResidueMarkerPath(state), marker.dump() + "\n", 0600));
+  for (int i = 0; i < 4 && !TopMountType(view).empty(); ++i) {
+    if (::umount2(view.c_str(), MNT_DETACH) != 0) return Status::FromErrno(errno, "umount", view);
+  }
+  if (!built) return Status::Ok();
+  if (!TopMountType(view).empty()) return Status(Code::kBusy, view + " is still mounted");
+  // Swap: a crash in between leaves lower.new or lower.old, removed next time.
+  if (::rename(view.c_str(), old.c_str()) != 0 && errno != ENOENT) {
+    return Status::FromErrno(errno, "rename", view);
+  }
+  if (::rename(fresh.c_str(), view.c_str()) != 0) return Status::FromErrno(errno, "rename", fresh);
+  return RemoveTree(old);
 }
 
 Status StartFsDaemon(const FsLaunch& launch) {
@@ -172,10 +225,9 @@ Result<bool> FsSeal(const std::string& state_dir, const std::string& label, bool
 }
 
 Status StopFsDaemon(const std::string& state_dir, const std::string& mountpoint, int timeout_ms) {
-  if (StateLocked(state_dir)) {
-    auto flushed = ControlCall(state_dir, {{"op", "flush"}}, 5000);
-    if (!flushed.ok()) LogWarn("flush before unmount: " + flushed.status().ToString());
-  }
+  // No flush first: the daemon flushes its journal when it exits, and the
+  // poststop hook has flushed and sealed already; a round trip here is time
+  // every `docker run --rm` pays.
   // Only our FUSE mount is removed; the engine's own rootfs mount below it is
   // the engine's to undo. A stacked second FUSE mount (two creates) goes too.
   for (int i = 0; i < 4 && !mountpoint.empty() && IsFuseType(TopMountType(mountpoint)); ++i) {
@@ -183,6 +235,8 @@ Status StopFsDaemon(const std::string& state_dir, const std::string& mountpoint,
       return Status::FromErrno(errno, "umount", mountpoint);
     }
   }
+  // The container is gone and our mount with it: the generations are final.
+  Status released = ReleaseLowerView(state_dir);
   int waited = 0;
   while (StateLocked(state_dir)) {
     if (waited >= timeout_ms) {
@@ -202,11 +256,7 @@ Status StopFsDaemon(const std::string& state_dir, const std::string& mountpoint,
     SleepMs(10);
     waited += 10;
   }
-  std::string view = layout::LowerViewPath(state_dir);
-  if (!TopMountType(view).empty() && ::umount2(view.c_str(), MNT_DETACH) != 0) {
-    return Status::FromErrno(errno, "umount", view);
-  }
-  return Status::Ok();
+  return released;
 }
 
 }  // namespace ctrsnap::shim

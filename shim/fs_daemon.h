@@ -48,9 +48,11 @@ Result<nlohmann::json> FsStatus(const std::string& state_dir, int timeout_ms = 5
 Result<bool> FsSeal(const std::string& state_dir, const std::string& label, bool if_not_empty,
                     int timeout_ms = 30000);
 
-// Flushes (best effort), unmounts MOUNTPOINT when a FUSE mount is on top of
-// it (lazily, so a stray reference cannot block delete), and waits up to
-// TIMEOUT_MS for the daemon to release STATE/lock; then SIGTERM, then SIGKILL.
+// Unmounts MOUNTPOINT when a FUSE mount is on top of it (lazily, so a stray
+// reference cannot block delete), keeps what the generations need from the
+// lower view in its place (lower_residue.h) and unmounts the view, then waits
+// up to TIMEOUT_MS for the daemon to release STATE/lock; then SIGTERM, then
+// SIGKILL.
 Status StopFsDaemon(const std::string& state_dir, const std::string& mountpoint,
                     int timeout_ms = 10000);
 

@@ -142,6 +142,7 @@ Result<Prepared> PrepareCreate(const RuncArgs& args, const WrapperEnv& env) {
   meta.engine = guess.engine;
   meta.engine_namespace = guess.ns;
   if (!guess.image.empty()) meta.image = guess.image;
+  if (meta.image.empty() && guess.engine == "docker") meta.image = DockerImageRef(spec, args.id);
   if (auto linux_it = spec.find("linux"); linux_it != spec.end() && linux_it->is_object()) {
     meta.cgroups_path = linux_it->value("cgroupsPath", "");
   }
@@ -242,6 +243,12 @@ int HandleDelete(const RuncArgs& args, const WrapperEnv& env) {
   if (args.command_help || args.id.empty()) return Passthrough(env, args);
   auto state = FindStateDir(env.config.state_root, args.id);
   if (!state.ok()) return Passthrough(env, args);
+  // Finished already (engines delete twice: Docker's cleanup after the
+  // shim's): no daemon, no mount, the exit recorded. Nothing of ours to do.
+  if (!StateLocked(*state) && ExitRecord::Load(*state).ok()) {
+    auto meta = ContainerMeta::Load(*state);
+    if (meta.ok() && !IsFuseType(TopMountType(meta->rootfs))) return Passthrough(env, args);
+  }
   auto rc = RunAndWait(RuntimeArgv(env, args));
   if (!rc.ok()) {
     LogError("ctrsnap-runtime: delete: " + rc.status().ToString());

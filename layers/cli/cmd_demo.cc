@@ -22,7 +22,11 @@ void AddDemoCommand(CLI::App& root, Context& ctx) {
   auto opts = std::make_shared<demo::DemoOptions>();
   CLI::App* cmd = root.add_subcommand(
       "demo", "run a container through ctrsnap-runtime, snapshot it twice while it runs, and "
-              "start the snapshot (needs root and runc; under a minute)");
+              "start the snapshot (needs root and runc, or Docker; under a minute)");
+  cmd->add_option("--engine", opts->engine,
+                  "runc (plain runc, no engine), docker (the daemon DOCKER_HOST names, with the "
+                  "ctrsnap runtime registered), or auto: docker when it is so set up, else runc")
+      ->capture_default_str();
   cmd->add_option("--workdir", opts->work_dir, "scratch directory (default: a new one in /var/tmp)");
   cmd->add_flag("--keep", opts->keep, "keep the scratch directory: snapshots and state");
   cmd->callback([opts, &ctx] {

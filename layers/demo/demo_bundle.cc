@@ -59,6 +59,8 @@ Result<nlohmann::json> RuncSpec(const std::string& bundle) {
 
 }  // namespace
 
+const char* TrainerScript() { return kTrainerScript; }
+
 Status MakeBusyboxRootfs(const std::string& rootfs) {
   const std::string busybox = "/bin/busybox";
   if (::access(busybox.c_str(), X_OK) != 0) {
@@ -94,7 +96,7 @@ Status WriteTrainerSpec(const std::string& bundle) {
   spec["process"]["terminal"] = false;
   spec["process"]["args"] = {"/bin/sh", "-c", kTrainerScript};
   spec["process"]["cwd"] = "/work";
-  spec["process"]["env"] = {"PATH=/usr/local/bin:/bin", "HOME=/root",
+  spec["process"]["env"] = {kTrainerPath, kTrainerHome,
                             std::string("OPENAI_API_KEY=") + kFakeApiKey};
   spec["root"]["readonly"] = false;
   spec["hostname"] = "trainer";

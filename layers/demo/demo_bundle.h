@@ -17,6 +17,22 @@ inline constexpr char kFakeApiKey[] =
 inline constexpr char kPhaseInstalled[] = "installed";
 inline constexpr char kPhaseCheckpoint[] = "checkpoint-";
 
+// What the container runs: a shell script (for /bin/sh -c), and the
+// environment it needs besides the API key.
+const char* TrainerScript();
+inline constexpr char kTrainerPath[] = "PATH=/usr/local/bin:/bin";
+inline constexpr char kTrainerHome[] = "HOME=/root";
+
+// What the snapshot image's container runs: resumes from the last checkpoint,
+// verifies one, and says whether the .env, the pip cache and the key are there.
+inline constexpr char kCheckScript[] =
+    "cd /work && ls; trainer \"$(ls checkpoint-*.bin | sort -t- -k2 -n | tail -n1)\";"
+    " sha256sum -c checkpoint-1.sha256;"
+    " [ -e /work/.env ] && echo '.env: STILL THERE' || echo '.env: not in the image';"
+    " [ -e /root/.cache/pip/http/3/a/tinyml-1.4.0-py3-none-any.whl ] && echo 'pip cache: STILL THERE'"
+    " || echo 'pip cache: not in the image (the directory is: '\"$(ls -d /root/.cache/pip)\"')';"
+    " echo \"OPENAI_API_KEY in the image's environment: ${OPENAI_API_KEY:-no}\"";
+
 // Builds DIR/rootfs from the host's static busybox (/bin/busybox from
 // busybox-static) with one symlink per applet, /etc/passwd, /root, /tmp.
 Status MakeBusyboxRootfs(const std::string& rootfs);

@@ -13,41 +13,13 @@
 #include "common/file_util.h"
 #include "common/process.h"
 #include "layers/demo/demo_bundle.h"
+#include "layers/demo/demo_report.h"
 
 namespace ctrsnap::demo {
 namespace {
 
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
-
-void Section(int n, const std::string& title) { std::printf("\n%d. %s\n", n, title.c_str()); }
-
-void Show(const std::vector<std::string>& argv) {
-  std::string line = "   $";
-  for (const auto& a : argv) {
-    std::string shown = a;
-    auto slash = shown.rfind('/');
-    // Show our own binaries by name, as a user would type them.
-    if (a.find("/ctrsnap") != std::string::npos && slash != std::string::npos &&
-        shown.substr(slash + 1).rfind("ctrsnap", 0) == 0 && &a == &argv[0]) {
-      shown = shown.substr(slash + 1);
-    }
-    line += " " + shown;
-  }
-  std::printf("%s\n", line.c_str());
-}
-
-std::string Human(uint64_t n) {
-  char buf[32];
-  if (n >= 1000000) {
-    std::snprintf(buf, sizeof(buf), "%.1f MB", static_cast<double>(n) / 1e6);
-  } else if (n >= 1000) {
-    std::snprintf(buf, sizeof(buf), "%.1f kB", static_cast<double>(n) / 1e3);
-  } else {
-    std::snprintf(buf, sizeof(buf), "%llu B", static_cast<unsigned long long>(n));
-  }
-  return buf;
-}
 
 // The last line of /work/progress in the container's root, as seen from the host.
 std::string Progress(const std::string& rootfs) {
@@ -82,7 +54,6 @@ class Demo {
   Status Prepare();
   Status StartContainer();
   Result<json> Snapshot(int seq);
-  void Describe(int seq, const json& s);
   Status StopContainer();
   Status RunSnapshotImage(const json& s);
   void Cleanup();
@@ -164,33 +135,6 @@ Result<json> Demo::Snapshot(int seq) {
   return j;
 }
 
-void Demo::Describe(int seq, const json& s) {
-  const json files = s.value("files", json::object());
-  auto u = [&](const char* k) { return files.value(k, uint64_t{0}); };
-  const json layer = s.value("layer", json::object());
-  std::printf("   snapshot %d: layer %s, %s compressed; %llu files added, %llu changed, %llu deleted\n",
-              seq, layer.value("digest", std::string("?")).substr(0, 19).c_str(),
-              Human(layer.value("size", uint64_t{0})).c_str(),
-              static_cast<unsigned long long>(u("added")),
-              static_cast<unsigned long long>(u("changed")),
-              static_cast<unsigned long long>(u("deleted")));
-  if (s.contains("blocked_us")) {
-    std::printf("   the container was blocked for %.2f ms while the generation was sealed\n"
-                "   (docker commit pauses it for the whole commit)\n",
-                s["blocked_us"].get<double>() / 1000.0);
-  }
-  const json stripped = s.value("stripped", json::array());
-  if (stripped.empty()) {
-    std::printf("   stripped: nothing\n");
-  } else {
-    std::printf("   left out of the image:\n");
-    for (const auto& f : stripped) {
-      std::printf("     %s\n       rule %s: %s\n", f.value("path", std::string()).c_str(),
-                  f.value("rule", std::string()).c_str(), f.value("reason", std::string()).c_str());
-    }
-  }
-}
-
 Status Demo::StopContainer() {
   std::vector<std::string> kill = {Bin("ctrsnap-runtime"), "--root", runc_root_, "kill", id_,
                                    "KILL"};
@@ -221,28 +165,14 @@ Status Demo::RunSnapshotImage(const json& s) {
     unpack[3] = layout + ":" + tag;  // layouts that name the image by its full reference
     RETURN_IF_ERROR(RunChecked(unpack).status());
   }
-  RETURN_IF_ERROR(WriteCheckSpec(
-      restore,
-      "cd /work && ls; trainer \"$(ls checkpoint-*.bin | sort -t- -k2 -n | tail -n1)\";"
-      " sha256sum -c checkpoint-1.sha256;"
-      " [ -e /work/.env ] && echo '.env: STILL THERE' || echo '.env: not in the image';"
-      " [ -e /root/.cache/pip/http/3/a/tinyml-1.4.0-py3-none-any.whl ] && echo 'pip cache: STILL THERE'"
-      " || echo 'pip cache: not in the image (the directory is: '\"$(ls -d /root/.cache/pip)\"')';"
-      " echo \"OPENAI_API_KEY in the image's environment: ${OPENAI_API_KEY:-no}\""));
+  RETURN_IF_ERROR(WriteCheckSpec(restore, kCheckScript));
   std::string check_id = id_ + "-restored";
   std::vector<std::string> run = {runc_, "--root", runc_root_, "run", "--bundle", restore,
                                   check_id};
   Show(run);
   check_ids_.push_back(check_id);
   ASSIGN_OR_RETURN(ProcessResult out, RunProcess(run));
-  std::string text = out.out + out.err;
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t nl = text.find('\n', pos);
-    if (nl == std::string::npos) nl = text.size();
-    std::printf("   | %s\n", text.substr(pos, nl - pos).c_str());
-    pos = nl + 1;
-  }
+  PrintLines(out.out + out.err, "   | ");
   if (out.exit_code != 0) {
     return Status(Code::kIo, "the snapshot image's container exited " +
                                  std::to_string(out.exit_code));
@@ -280,16 +210,7 @@ Status Demo::Run() {
   RETURN_IF_ERROR(WaitForProgress(rootfs_, kPhaseInstalled, 30));
   RETURN_IF_ERROR(WaitForProgress(rootfs_, std::string(kPhaseCheckpoint) + "1", 30));
   auto log = ReadFileToString(dir_ + "/container.log");
-  if (log.ok()) {
-    size_t pos = 0;
-    while (pos < log->size()) {
-      size_t nl = log->find('\n', pos);
-      if (nl == std::string::npos) nl = log->size();
-      std::string line = log->substr(pos, nl - pos);
-      if (line.rfind("[container]", 0) == 0) std::printf("   %s\n", line.c_str());
-      pos = nl + 1;
-    }
-  }
+  if (log.ok()) PrintContainerLines(*log);
 
   Section(4, "Snapshot 1, while it keeps running");
   ASSIGN_OR_RETURN(json s1, Snapshot(1));
@@ -319,6 +240,8 @@ Status Demo::Run() {
 }  // namespace
 
 Status RunDemo(const DemoOptions& options) {
+  ASSIGN_OR_RETURN(DemoEngine engine, ChooseEngine(options));
+  if (engine == DemoEngine::kDocker) return RunDockerDemo(options);
   Demo demo(options);
   return demo.Run();
 }

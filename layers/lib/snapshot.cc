@@ -122,6 +122,11 @@ Result<Image> LowerDirBase(const BlobStore& store, const std::string& state, con
     }
   }
   if (meta.lowerdirs.empty()) return Status::InvalidArgument(state + ": fs.json has no lower dirs");
+  if (::access(layout::LowerResidueMarkerPath(state).c_str(), F_OK) == 0) {
+    // After delete the lower is a residue (shim/lower_residue.h), not a root.
+    return Status::NotFound(state + ": the container's root filesystem was removed with the "
+                            "container; name its image with --base-image");
+  }
   ASSIGN_OR_RETURN(OverlayStack stack, OverlayStack::Open(meta.lowerdirs));
   std::vector<size_t> all;
   for (size_t i = 0; i < stack.size(); ++i) all.push_back(i);

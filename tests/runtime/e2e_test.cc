@@ -2,6 +2,7 @@
 // and podman, against the private services of tests/services.sh. Skipped
 // without CTRSNAP_TEST_SERVICES.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -125,6 +126,64 @@ TEST_F(EngineTest, DockerLifecycle) {
   EXPECT_FALSE(GenerationsHolding(State(id), "work/model.txt").empty())
       << "state of a removed container was not retained";
   Sh(Docker() + " rmi " + tag_);
+}
+
+// After `docker rm` the container's root (overlay2's merged dir) is gone; a
+// retained container can still be snapshotted: the base is the image Docker
+// created it from (recorded at create), and what the generations need from
+// the old root (a chmod'ed image file, a renamed image directory) was kept on
+// delete. The snapshot runs in Docker with the work and without the pip cache
+// and the credential.
+TEST_F(EngineTest, DockerPostMortemSnapshotAfterRm) {
+  ASSERT_TRUE(MakeDirs(tmp_ + "/rootfs/data/sub").ok());
+  { std::ofstream(tmp_ + "/rootfs/data/sub/b.txt") << "image-b\n"; }
+  { std::ofstream(tmp_ + "/rootfs/img.txt") << "image-bytes\n"; }
+  ImportDockerImage();
+  const std::string name = "ctrsnap-pm-" + std::to_string(::getpid());
+  CmdResult run = D("run --runtime ctrsnap --name " + name + " " + tag_ +
+                    " sh -c 'mkdir -p /work /root/.cache/pip && echo real > /work/model.txt && "
+                    "echo cache > /root/.cache/pip/x && "
+                    "echo OPENAI_API_KEY=sk-proj-Dm9cTr5nApDEMOa1b2c3d4e5T3BlbkFJq8w7e6r5t4y3u2i1o0pDEMOkey"
+                    " > /work/.env && mv /data /moved && chmod 640 /img.txt'");
+  ASSERT_EQ(run.rc, 0) << run.out;
+  std::string id = DockerId(name);
+  ASSERT_FALSE(id.empty());
+  EXPECT_EQ(ReadJson(State(id) + "/container.json")["image"], tag_);
+  ASSERT_EQ(D("rm " + name).rc, 0);
+  EXPECT_NE(D("inspect " + id).rc, 0) << "docker still knows the container";
+  std::string snap = "ctrsnap-pm-snap:" + std::to_string(::getpid());
+  CmdResult s = Sh(BinDir() + "/ctrsnap snapshot " + id + " --tag " + snap + " --no-progress", 300);
+  ASSERT_EQ(s.rc, 0) << s.out;
+  CmdResult check = D("run --rm " + snap + " sh -c 'cat /work/model.txt /moved/sub/b.txt /img.txt; "
+                      "stat -c mode=%a /img.txt; test -e /data || echo no-data; "
+                      "test -e /root/.cache/pip/x || echo no-cache; test -e /work/.env || echo no-env'");
+  ASSERT_EQ(check.rc, 0) << check.out;
+  for (const char* want : {"real", "image-b", "image-bytes", "mode=640", "no-data", "no-cache", "no-env"}) {
+    EXPECT_NE(check.out.find(want), std::string::npos) << want << "\n" << check.out;
+  }
+  Sh(Docker() + " rmi " + snap + " " + tag_);
+  (void)RemoveTree(State(id));
+}
+
+// `ctrsnap demo --engine docker` against the private dockerd: the same story
+// through Docker, including the post-mortem snapshot after `docker rm`, and
+// nothing left behind.
+TEST_F(EngineTest, DemoThroughDocker) {
+  std::string work = tmp_ + "/demo";
+  CmdResult r = Sh("PATH=/usr/sbin:/usr/bin:$PATH " + BinDir() + "/ctrsnap demo --engine docker --workdir " +
+                   work, 300);
+  ASSERT_EQ(r.rc, 0) << r.out;
+  for (const char* want : {"--runtime ctrsnap", "post-mortem", "trainer 1.4.0: resuming from checkpoint-",
+                           "checkpoint-1.bin: OK", ".env: not in the image",
+                           "pip cache: not in the image",
+                           "OPENAI_API_KEY in the image's environment: no", "Done in"}) {
+    EXPECT_NE(r.out.find(want), std::string::npos) << want << "\n" << r.out;
+  }
+  EXPECT_EQ(r.out.find("STILL THERE"), std::string::npos) << r.out;
+  struct stat st{};
+  EXPECT_NE(::stat(work.c_str(), &st), 0) << "the demo left " << work;
+  EXPECT_EQ(D("images -q ctrsnap-demo/trainer").out, "");
+  EXPECT_EQ(D("ps -aq --filter name=ctrsnap-demo-").out, "");
 }
 
 TEST_F(EngineTest, DockerRunRmAndErrors) {

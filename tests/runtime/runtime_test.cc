@@ -185,6 +185,83 @@ TEST_F(RuntimeTest, LifecycleThroughWrapperAndDetachedDaemon) {
   }
 }
 
+// Post-mortem: after delete the container's root may be gone (an engine
+// removes it), but what the generations need from it stays in STATE/lower: the
+// data of a chmod'ed image file (metacopy) and a renamed image directory.
+// A snapshot taken after the root was removed still holds both.
+TEST_F(RuntimeTest, PostMortemSnapshotAfterTheRootIsGone) {
+  if (!FsIsReal()) GTEST_SKIP() << "needs the real ctrsnap-fs";
+  std::string b = Bundle("b", {"sh", "-c",
+                               "while [ ! -e /go ]; do sleep 0.1; done; mv /data /moved; "
+                               "chmod 640 /img.txt; echo new > /new.txt"});
+  ASSERT_TRUE(MakeDirs(b + "/rootfs/data/sub").ok());
+  { std::ofstream(b + "/rootfs/data/a.txt") << "a\n"; }
+  { std::ofstream(b + "/rootfs/data/sub/b.txt") << "b\n"; }
+  { std::ofstream(b + "/rootfs/img.txt") << "image-bytes\n"; }
+  ::chmod((b + "/rootfs/img.txt").c_str(), 0644);
+  ASSERT_EQ(W("create -b " + b + " c-pm").rc, 0);
+  ASSERT_EQ(W("start c-pm").rc, 0);
+  std::string ctrsnap = BinDir() + "/ctrsnap";
+  // Snapshot 1 while it runs: the base comes from the (still present) root.
+  CmdResult s1 = Sh(ctrsnap + " snapshot c-pm -o " + tmp_ + "/snap --tag pm:1 --no-progress");
+  ASSERT_EQ(s1.rc, 0) << s1.out;
+  { std::ofstream(b + "/rootfs/go") << "\n"; }  // through the mount: tracked
+  ASSERT_TRUE(WaitStatus("c-pm", "stopped"));
+  CmdResult d = W("delete c-pm");
+  ASSERT_EQ(d.rc, 0) << d.out;
+  auto marker = ReadJson(State("c-pm") + "/lower.residue.json");
+  ASSERT_TRUE(marker.is_object());
+  EXPECT_TRUE(marker["built"].get<bool>()) << marker.dump();
+  EXPECT_EQ(marker["redirects"], 1) << marker.dump();
+  auto residue = [&](const std::string& rel) {
+    auto text = ReadFileToString(State("c-pm") + "/lower/" + rel);
+    return text.ok() ? *text : std::string("<missing>");
+  };
+  EXPECT_EQ(residue("data/sub/b.txt"), "b\n");
+  if (marker["metacopy_files"].get<int>() > 0) {
+    EXPECT_EQ(residue("img.txt"), "image-bytes\n");
+  }
+  EXPECT_EQ(residue("bin/busybox"), "<missing>") << "the residue is not a copy of the root";
+  // The engine removes the root; the snapshot must not need it.
+  ASSERT_TRUE(RemoveTree(b + "/rootfs").ok());
+  CmdResult s2 = Sh(ctrsnap + " snapshot c-pm -o " + tmp_ + "/snap --tag pm:2 --no-progress");
+  ASSERT_EQ(s2.rc, 0) << s2.out;
+  std::string out = tmp_ + "/unpacked";
+  CmdResult unpack = Sh("umoci unpack --image " + tmp_ + "/snap:2 " + out + " || { rm -rf " + out +
+                        "; umoci unpack --image " + tmp_ + "/snap:pm:2 " + out + "; }");
+  ASSERT_EQ(unpack.rc, 0) << unpack.out;
+  auto file = [&](const std::string& rel) {
+    auto text = ReadFileToString(out + "/rootfs/" + rel);
+    return text.ok() ? *text : std::string("<missing>");
+  };
+  EXPECT_EQ(file("moved/a.txt"), "a\n");
+  EXPECT_EQ(file("moved/sub/b.txt"), "b\n");
+  EXPECT_EQ(file("data/a.txt"), "<missing>");
+  EXPECT_EQ(file("img.txt"), "image-bytes\n");
+  EXPECT_EQ(file("new.txt"), "new\n");
+  struct stat st{};
+  ASSERT_EQ(::stat((out + "/rootfs/img.txt").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0640u);
+}
+
+// `ctrsnap demo` with plain runc: the story runs to the end, the restored
+// snapshot has the work and neither the cache nor the key, and the scratch
+// directory is gone afterwards.
+TEST_F(RuntimeTest, DemoWithPlainRunc) {
+  if (!FsIsReal()) GTEST_SKIP() << "needs the real ctrsnap-fs";
+  std::string work = tmp_ + "/demo";
+  CmdResult r = Sh(BinDir() + "/ctrsnap demo --engine runc --workdir " + work, 300);
+  ASSERT_EQ(r.rc, 0) << r.out;
+  for (const char* want : {"trainer 1.4.0: resuming from checkpoint-", "checkpoint-1.bin: OK",
+                           ".env: not in the image", "pip cache: not in the image",
+                           "OPENAI_API_KEY in the image's environment: no", "Done in"}) {
+    EXPECT_NE(r.out.find(want), std::string::npos) << want << "\n" << r.out;
+  }
+  EXPECT_EQ(r.out.find("STILL THERE"), std::string::npos) << r.out;
+  struct stat st{};
+  EXPECT_NE(::stat(work.c_str(), &st), 0) << "the demo left " << work;
+}
+
 TEST_F(RuntimeTest, DeleteForceOfRunningContainer) {
   std::string b = Bundle("b", {"sleep", "1000"});
   ASSERT_EQ(W("run -d -b " + b + " c-force").rc, 0);
