@@ -45,6 +45,10 @@ class FakeHandler final : public ctrsnap::ControlHandler {
     if (mode_ & 8) throw std::runtime_error("handler threw");  // the server must catch it
     return json{{"through", args.through ? static_cast<int64_t>(*args.through) : -1}};
   }
+  Result<json> MarkExported(const std::vector<uint64_t>& generations, const std::string&) override {
+    if (mode_ & 16) return Status::Internal("mark_exported");
+    return json{{"marked", generations}};
+  }
 
  private:
   uint8_t mode_;

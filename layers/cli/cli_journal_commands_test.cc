@@ -219,6 +219,9 @@ class FakeDaemon : public ControlHandler {
   }
   Result<json> Flush() override { return json::object(); }
   Result<json> Compact(const CompactArgs&) override { return json::object(); }
+  Result<json> MarkExported(const std::vector<uint64_t>&, const std::string&) override {
+    return json{{"marked", json::array()}};
+  }
   std::vector<std::string> labels;
 };
 
