@@ -1,0 +1,15 @@
+#!/bin/bash
+# soak_worker against a bare ctrsnap-fs mount (no runc), sealing every second.
+# usage: SOAK_WORKER=build/bin/soak_worker tests/soak/fs_only.sh build/bin/ctrsnap-fs SECONDS SEED
+FS=$1; SECS=$2; SEED=$3
+D=$(mktemp -d /tmp/fsfix-run-XXXX); mkdir -p $D/lower $D/mnt
+$FS -o lowerdir=$D/lower,state=$D/state $D/mnt || exit 1
+seal() { python3 -c "
+import socket,sys
+s=socket.socket(socket.AF_UNIX); s.connect('$D/state/control.sock'); s.sendall(b'{\"op\":\"seal\",\"v\":1}\n'); print(s.recv(4096)[:60])"; }
+mkdir -p $D/mnt/work
+( ${SOAK_WORKER:?path of a static soak_worker} $D/mnt/work $SECS $SEED > $D/out 2>&1; echo rc $? >> $D/out ) &
+W=$!
+while kill -0 $W 2>/dev/null; do sleep 1; seal >/dev/null; done
+tail -3 $D/out
+fusermount3 -u $D/mnt
