@@ -14,6 +14,22 @@ TomlDoc& TomlDoc::operator=(TomlDoc&&) noexcept = default;
 TomlDoc::~TomlDoc() = default;
 
 Result<TomlDoc> TomlDoc::Parse(std::string_view text, const std::string& source) {
+  // TOML forbids NUL, and toml++ 3.3 (Debian 12) asserts on one inside a key
+  // (found by fuzz_engine_install: "[\0crio..."); with NDEBUG that assert is an
+  // optimizer assumption, so refuse NUL before the parser sees it.
+  if (auto nul = text.find('\0'); nul != std::string_view::npos) {
+    size_t line = 1, col = 1;
+    for (size_t i = 0; i < nul; ++i) {
+      if (text[i] == '\n') {
+        ++line;
+        col = 1;
+      } else {
+        ++col;
+      }
+    }
+    return Status::InvalidArgument(source + ":" + std::to_string(line) + ":" + std::to_string(col) +
+                                   ": malformed TOML: a NUL byte");
+  }
   try {
     auto table = std::make_unique<toml::table>(toml::parse(text, source));
     return TomlDoc(std::move(table));
