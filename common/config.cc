@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <nlohmann/json.hpp>
 
+#include "common/line_column.h"
 #include "common/env.h"
 #include "common/file_util.h"
 
@@ -54,18 +55,8 @@ Result<Config> Config::Parse(std::string_view text, const std::string& source) {
   try {
     j = json::parse(text);
   } catch (const json::parse_error& e) {
-    // e.byte is the offset of the error; report it as line:column.
-    size_t line = 1, col = 1;
-    for (size_t i = 0; i + 1 < e.byte && i < text.size(); ++i) {
-      if (text[i] == '\n') {
-        ++line;
-        col = 1;
-      } else {
-        ++col;
-      }
-    }
-    return Status::InvalidArgument(source + ":" + std::to_string(line) + ":" +
-                                   std::to_string(col) + ": malformed JSON");
+    return Status::InvalidArgument(source + ":" + LineColumn(text, JsonErrorOffset(e.byte)) +
+                                   ": malformed JSON");
   }
   RETURN_IF_ERROR(CheckKeys(j, {"runtime", "state_root", "fs_binary", "hook_binary", "log_level",
                                 "retention", "gpu", "snapshot"},

@@ -26,6 +26,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "common/line_column.h"
 #include "common/file_filter.h"
 #include "common/status.h"
 
@@ -97,7 +98,6 @@ std::string_view ActionName(FilterAction a);
 
 nlohmann::json PolicyToJson(const Policy& policy);
 
-// Converts a byte offset in TEXT to "LINE:COLUMN" (1-based).
-std::string LineColumn(std::string_view text, size_t offset);
+// LineColumn (byte offset -> "LINE:COLUMN") is common/line_column.h's.
 
 }  // namespace ctrsnap::policy

@@ -58,7 +58,7 @@ class Parser {
       std::string msg = e.what();
       size_t cut = msg.find("parse error");
       if (cut != std::string::npos) msg = msg.substr(cut);
-      size_t off = e.byte > 0 ? e.byte - 1 : 0;
+      size_t off = JsonErrorOffset(e.byte);
       return Status::InvalidArgument(name_ + ":" + LineColumn(text_, off) + ": " + msg);
     }
     if (!root.is_object()) return Error("", "a policy file must be a JSON object");
@@ -154,19 +154,6 @@ class Parser {
 
 }  // namespace
 
-std::string LineColumn(std::string_view text, size_t offset) {
-  offset = std::min(offset, text.size());
-  size_t line = 1, col = 1;
-  for (size_t i = 0; i < offset; ++i) {
-    if (text[i] == '\n') {
-      ++line;
-      col = 1;
-    } else {
-      ++col;
-    }
-  }
-  return std::to_string(line) + ":" + std::to_string(col);
-}
 
 Result<FilterAction> ParseAction(std::string_view s) {
   if (s == "drop") return FilterAction::kDrop;

@@ -4,6 +4,7 @@
 // daemon.json.ctrsnap-state, for uninstall to restore.
 #include <nlohmann/json.hpp>
 
+#include "common/line_column.h"
 #include "packaging/install/engine_config.h"
 #include "packaging/install/run_command.h"
 
@@ -21,17 +22,8 @@ Result<Json> ParseJson(const std::string& text, const std::string& source) {
     if (!j.is_object()) return Status::InvalidArgument(source + ": expected a JSON object");
     return j;
   } catch (const Json::parse_error& e) {
-    size_t line = 1, col = 1;
-    for (size_t i = 0; i + 1 < e.byte && i < text.size(); ++i) {
-      if (text[i] == '\n') {
-        ++line;
-        col = 1;
-      } else {
-        ++col;
-      }
-    }
-    return Status::InvalidArgument(source + ":" + std::to_string(line) + ":" +
-                                   std::to_string(col) + ": malformed JSON");
+    return Status::InvalidArgument(source + ":" + LineColumn(text, JsonErrorOffset(e.byte)) +
+                                   ": malformed JSON");
   }
 }
 

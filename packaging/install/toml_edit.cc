@@ -4,6 +4,8 @@
 #include <set>
 #include <sstream>
 
+#include "common/line_column.h"
+
 namespace ctrsnap::install {
 
 // ---- TomlDoc ----
@@ -18,17 +20,7 @@ Result<TomlDoc> TomlDoc::Parse(std::string_view text, const std::string& source)
   // (found by fuzz_engine_install: "[\0crio..."); with NDEBUG that assert is an
   // optimizer assumption, so refuse NUL before the parser sees it.
   if (auto nul = text.find('\0'); nul != std::string_view::npos) {
-    size_t line = 1, col = 1;
-    for (size_t i = 0; i < nul; ++i) {
-      if (text[i] == '\n') {
-        ++line;
-        col = 1;
-      } else {
-        ++col;
-      }
-    }
-    return Status::InvalidArgument(source + ":" + std::to_string(line) + ":" + std::to_string(col) +
-                                   ": malformed TOML: a NUL byte");
+    return Status::InvalidArgument(source + ":" + LineColumn(text, nul) + ": malformed TOML: a NUL byte");
   }
   try {
     auto table = std::make_unique<toml::table>(toml::parse(text, source));
