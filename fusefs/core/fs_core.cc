@@ -188,7 +188,7 @@ Result<struct stat> FsCore::SetAttr(const Caller& c, uint64_t node, const struct
   if (bits & kSetMode) {
     int r = hfd ? ::fchmod(hfd->get(), attr.st_mode & 07777)
                 : ::chmod(proc.c_str(), attr.st_mode & 07777);
-    if (r != 0) return Errno("chmod");
+    if (r != 0) return Errno("chmod", table_->Path(n));
     if (journaling()) {
       Mutation m{.op = MutationOp::kChmod, .path = table_->Path(n), .ino = n->stable_ino,
                  .mode = attr.st_mode & 07777, .caller = c};
@@ -201,7 +201,7 @@ Result<struct stat> FsCore::SetAttr(const Caller& c, uint64_t node, const struct
     int r = hfd ? ::fchown(hfd->get(), uid, gid)
                 : ::fchownat(nfd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
     if (r != 0) {
-      return Errno("chown");
+      return Errno("chown", table_->Path(n));
     }
     if (journaling()) {
       Mutation m{.op = MutationOp::kChown, .path = table_->Path(n), .ino = n->stable_ino,
@@ -218,7 +218,7 @@ Result<struct stat> FsCore::SetAttr(const Caller& c, uint64_t node, const struct
       UniqueFd wfd(::open(proc.c_str(), O_WRONLY | O_CLOEXEC));
       r = wfd ? ::ftruncate(wfd.get(), attr.st_size) : -1;
     }
-    if (r != 0) return Errno("truncate");
+    if (r != 0) return Errno("truncate", table_->Path(n));
     RecordNode(MutationOp::kTruncate, n, c, 0, static_cast<uint64_t>(attr.st_size), fh);
   }
   if (bits & (kSetAtime | kSetMtime | kSetAtimeNow | kSetMtimeNow)) {
@@ -238,7 +238,16 @@ Result<struct stat> FsCore::SetAttr(const Caller& c, uint64_t node, const struct
     } else {
       r = ::utimensat(AT_FDCWD, proc.c_str(), tv, 0);
     }
-    if (r != 0) return Errno("utimens");
+    if (r != 0) {
+      // The kernel's writeback sends the times of a file after its last
+      // close, also when it has been unlinked meanwhile. An unlinked file
+      // from a lower layer cannot be copied up any more (its name is a
+      // whiteout: EEXIST), and its times are kept nowhere: not an error.
+      const bool orphan = (errno == EEXIST || errno == ENOENT) && !hfd &&
+                          !(bits & ~(kSetAtime | kSetMtime | kSetAtimeNow | kSetMtimeNow)) &&
+                          table_->Path(n).starts_with("?");
+      if (!orphan) return Errno("utimens", table_->Path(n));
+    }
     RecordNode(MutationOp::kUtimes, n, c);
   }
   return StatNode(n, nfd);

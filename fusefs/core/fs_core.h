@@ -91,6 +91,10 @@ class FsCore {
   // Called by Seal() before it blocks operations, to push dirty pages of the
   // FUSE mount (syncfs on the mountpoint) into the live generation.
   void SetPreSealFlush(std::function<void()> flush) { pre_seal_flush_ = std::move(flush); }
+  // Called after a seal, outside every lock, for each name the kernel must
+  // look up again (fuse_lowlevel_notify_inval_entry): see SealLocked.
+  using InvalidateEntryFn = std::function<void(uint64_t parent, const std::string& name)>;
+  void SetInvalidateEntry(InvalidateEntryFn fn) { invalidate_entry_ = std::move(fn); }
 
   Result<Entry> Lookup(uint64_t parent, std::string_view name);
   void Forget(uint64_t node, uint64_t nlookup);
@@ -184,6 +188,11 @@ class FsCore {
   // Whether PARENT/NAME exists in the live generation's upper directory.
   bool InLiveUpper(Node* parent, const std::string& name);
   Status ReopenHandlesOf(Node* n);
+  // After one name of N went (unlink, rename over it) while N keeps another:
+  // N's fd may be on the name that went. The names of a hard-linked lower
+  // file are separate overlay inodes (index=off), so using it would change
+  // (copy up) a deleted name instead of the one the caller used.
+  void ReresolveAfterNameLoss(Node* n);
   Result<Node*> ChildNode(Node* parent, int parent_fd, std::string_view name);
   std::string ChildPath(Node* parent, std::string_view name);
   void Record(MutationOp op, std::string path, uint64_t ino, const Caller& c, uint64_t off = 0,
@@ -199,6 +208,7 @@ class FsCore {
   MutationSink* sink_ = nullptr;
   std::unique_ptr<NodeTable> table_;
   std::function<void()> pre_seal_flush_;
+  InvalidateEntryFn invalidate_entry_;
 
   // Epoch lock: writer-preferring, so a seal is not starved by a stream of
   // operations. Never taken recursively.
@@ -207,6 +217,11 @@ class FsCore {
   UniqueFd epoch_root_;  // (epoch lock) root of the current overlay mount
   UniqueFd live_upper_;  // (epoch lock) upper directory of the live generation
   std::mutex seal_mu_;   // one seal at a time; before epoch_lock_
+
+  // Fds replaced while operations may still use them (ReresolveAfterNameLoss);
+  // closed at the next seal, when nothing is in flight.
+  std::mutex retired_mu_;
+  std::vector<UniqueFd> retired_fds_;  // (retired_mu_)
 
   std::mutex handles_mu_;  // guards handles_; lock order: handles_mu_ > Handle::mu
   std::unordered_multimap<Node*, Handle*> handles_;

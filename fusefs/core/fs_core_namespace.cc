@@ -46,6 +46,32 @@ Status FsCore::ReopenHandlesOf(Node* n) {
   return Status::Ok();
 }
 
+void FsCore::ReresolveAfterNameLoss(Node* n) {
+  if (n->type == S_IFDIR) return;  // directories have one name
+  std::string name;
+  bool detached = false;
+  Node* p = table_->ParentLink(n, &name, &detached);
+  if (!p) return;  // no name left: an orphan, its fd is all there is
+  auto pfd = NodeFd(p);
+  UniqueFd fd;
+  struct stat st;
+  if (pfd.ok()) fd.reset(::openat(*pfd, name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  table_->Unref(p);
+  if (!fd || ::fstat(fd.get(), &st) != 0 || (st.st_mode & S_IFMT) != n->type) return;
+  const uint64_t cur = epoch_.load();
+  UniqueFd old;
+  {
+    std::lock_guard<NodeMutex> l(n->mu);
+    if (n->epoch != cur) return;  // re-resolved by name at its next use anyway
+    old = std::move(n->fd);
+    n->fd = std::move(fd);
+  }
+  table_->SetKey(n, cur, st);
+  // Another operation in this epoch may hold the old fd's number.
+  std::lock_guard<std::mutex> rl(retired_mu_);
+  retired_fds_.push_back(std::move(old));
+}
+
 Result<Entry> FsCore::Mknod(const Caller& c, uint64_t parent, std::string_view name, mode_t mode,
                             dev_t rdev) {
   RETURN_IF_ERROR(CheckName(name));
@@ -116,7 +142,7 @@ Result<Entry> FsCore::Link(const Caller& c, uint64_t node, uint64_t newparent,
     // AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH; the magic link does not.
     if (errno != ENOENT && errno != EPERM) return Errno("link", newname);
     if (::linkat(AT_FDCWD, ProcFd(nfd).c_str(), pfd, s.c_str(), AT_SYMLINK_FOLLOW) != 0) {
-      return Errno("link", newname);
+      return Errno("link", table_->Path(n) + " -> " + ChildPath(p, newname));
     }
   }
   std::string src = journaling() ? table_->Path(n) : std::string();
@@ -130,17 +156,28 @@ Status FsCore::Unlink(const Caller& c, uint64_t parent, std::string_view name) {
   Node* p = NodeOf(parent);
   ASSIGN_OR_RETURN(int pfd, NodeFd(p));
   ASSIGN_OR_RETURN(Node * victim, ChildNode(p, pfd, name));
+  // Holds its ref on VICTIM until the name is gone from the table.
+  auto unref = [&] {
+    if (victim) table_->Unref(victim);
+  };
   if (victim) {
-    Status st = ReopenHandlesOf(victim);
-    table_->Unref(victim);
-    RETURN_IF_ERROR(st);
+    if (Status st = ReopenHandlesOf(victim); !st.ok()) {
+      unref();
+      return st;
+    }
   }
   std::string s(name);
   struct stat st;
   uint64_t ino = 0;
   if (sink_ && ::fstatat(pfd, s.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) ino = st.st_ino;
-  if (::unlinkat(pfd, s.c_str(), 0) != 0) return Errno("unlink", name);
+  if (::unlinkat(pfd, s.c_str(), 0) != 0) {
+    Status err = Errno("unlink", name);
+    unref();
+    return err;
+  }
   table_->Unlinked(p, name);
+  if (victim) ReresolveAfterNameLoss(victim);
+  unref();
   if (journaling()) Record(MutationOp::kUnlink, ChildPath(p, name), ino, c);
   return Status::Ok();
 }
@@ -167,22 +204,33 @@ Status FsCore::Rename(const Caller& c, uint64_t parent, std::string_view name,
   Node* np = NodeOf(newparent);
   ASSIGN_OR_RETURN(int pfd, NodeFd(p));
   ASSIGN_OR_RETURN(int npfd, NodeFd(np));
+  Node* victim = nullptr;  // with a ref until the rename is in the table
+  auto unref = [&] {
+    if (victim) table_->Unref(victim);
+  };
   if (!(flags & (RENAME_NOREPLACE | RENAME_EXCHANGE))) {
-    ASSIGN_OR_RETURN(Node * victim, ChildNode(np, npfd, newname));
+    ASSIGN_OR_RETURN(victim, ChildNode(np, npfd, newname));
     if (victim) {
-      Status st = ReopenHandlesOf(victim);
-      table_->Unref(victim);
-      RETURN_IF_ERROR(st);
+      if (Status st = ReopenHandlesOf(victim); !st.ok()) {
+        unref();
+        return st;
+      }
     }
   }
   std::string s(name), ns(newname);
   std::string from = sink_ ? ChildPath(p, name) : std::string();
-  if (::renameat2(pfd, s.c_str(), npfd, ns.c_str(), flags) != 0) return Errno("rename", name);
+  if (::renameat2(pfd, s.c_str(), npfd, ns.c_str(), flags) != 0) {
+    Status err = Errno("rename", name);
+    unref();
+    return err;
+  }
   if (flags & RENAME_EXCHANGE) {
     table_->Exchanged(p, name, np, newname);
   } else {
     table_->Renamed(p, name, np, newname);
   }
+  if (victim) ReresolveAfterNameLoss(victim);
+  unref();
   if (journaling()) {
     Mutation m{.op = MutationOp::kRename, .path = from, .path2 = ChildPath(np, newname),
                .flags = flags, .caller = c};

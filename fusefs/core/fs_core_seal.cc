@@ -178,8 +178,27 @@ Result<SealResult> FsCore::SealLocked(const std::string& label, std::vector<Comp
   }
   table_->SetKey(r, live, st);
   if (sink_) sink_->OnSeal(sealed, live);
+  std::vector<UniqueFd> retired;
+  {
+    std::lock_guard<std::mutex> rl(retired_mu_);
+    retired.swap(retired_fds_);
+  }
+  // The names of a file hard-linked in the sealed generation are separate
+  // inodes from now on (a lower hard link, index=off: copy-up of one name
+  // breaks the link, as under Docker's overlay2), so each must be its own
+  // node. The kernel still maps them all to one node and keeps its own
+  // nlink count for it (a link(2) through a surviving name then failed
+  // with ENOENT once the others were unlinked). The further names leave the
+  // table here and the kernel is told to look them up again.
+  std::vector<std::pair<Node*, std::string>> split;
+  if (invalidate_entry_) split = table_->TakeExtraNames();
   const int64_t t2 = NowUs();
   pthread_rwlock_unlock(&epoch_lock_);
+  retired.clear();  // nothing in flight used them when the lock was held
+  for (auto& [parent, name] : split) {
+    invalidate_entry_(IdOf(parent, table_->root()), name);
+    table_->Unref(parent);
+  }
 
   if (SyncFs(old_root.get()) != 0) LogWarn("seal: syncfs of the sealed epoch failed");
   // Nothing is looked up through the old epoch any more (nodes and handles

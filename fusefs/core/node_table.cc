@@ -53,11 +53,37 @@ void NodeTable::ForgetName(Node* parent, std::string_view name) {
     by_name_.erase(it);
     old->parent = nullptr;
     old->name.clear();
-    old->detached = true;
     --parent->refs;  // callers hold their own reference on PARENT or free it
+    // A hard-linked file reachable by a further name keeps a path: without
+    // one it could not be re-resolved after the next seal (EIO to chmod or
+    // write through the surviving name).
+    if (!PromoteExtraName(old)) old->detached = true;
     return;
   }
   if (!extra_names_.empty()) extra_names_.erase(ExtraKey(parent, name));
+}
+
+bool NodeTable::PromoteExtraName(Node* node) {
+  if (!node->extra_names) return false;
+  // Linear in extra_names_, which holds only further names of hard-linked
+  // files the kernel looked up, and only when such a file loses its own name.
+  auto it = std::find_if(extra_names_.begin(), extra_names_.end(),
+                         [node](const auto& kv) { return kv.second == node; });
+  if (it == extra_names_.end()) {
+    node->extra_names = false;
+    return false;
+  }
+  Node* parent = nullptr;
+  std::memcpy(&parent, it->first.data(), sizeof(parent));
+  node->name = it->first.substr(sizeof(parent));
+  extra_names_.erase(it);
+  node->parent = parent;
+  ++parent->refs;
+  node->detached = false;
+  by_name_[NameKey{parent, node->name}] = node;
+  node->extra_names = std::any_of(extra_names_.begin(), extra_names_.end(),
+                                  [node](const auto& kv) { return kv.second == node; });
+  return true;
 }
 
 void NodeTable::AddExtraName(Node* node, Node* parent, std::string_view name) {
@@ -134,6 +160,10 @@ Node* NodeTable::Attach(Node* parent, std::string_view name, uint64_t epoch,
     n->key_ino = st.st_ino;
     by_key_[key] = n;
   } else if (name_only) {
+    // Not keyed in EPOCH; a key it had in an older epoch must go with it, or
+    // by_key_ would keep a pointer to it after it is freed.
+    auto old = by_key_.find(Key{n->key_epoch, n->key_dev, n->key_ino});
+    if (old != by_key_.end() && old->second == n) by_key_.erase(old);
     n->key_epoch = epoch;
   }
   if (n->detached || n->parent == nullptr || n->name.empty()) {
@@ -187,6 +217,22 @@ Node* NodeTable::FindChild(Node* parent, std::string_view name) {
   Node* n = FindName(parent, name);
   if (n) ++n->refs;
   return n;
+}
+
+std::vector<std::pair<Node*, std::string>> NodeTable::TakeExtraNames() {
+  std::lock_guard<std::mutex> l(mu_);
+  std::vector<std::pair<Node*, std::string>> out;
+  if (extra_names_.empty()) return out;
+  out.reserve(extra_names_.size());
+  for (auto& [key, node] : extra_names_) {
+    Node* parent = nullptr;
+    std::memcpy(&parent, key.data(), sizeof(parent));
+    ++parent->refs;
+    out.emplace_back(parent, key.substr(sizeof(parent)));
+    node->extra_names = false;
+  }
+  extra_names_.clear();
+  return out;
 }
 
 void NodeTable::Unlinked(Node* parent, std::string_view name) {

@@ -35,6 +35,8 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "common/status.h"
 #include "common/unique_fd.h"
@@ -111,6 +113,9 @@ class NodeTable {
   void Renamed(Node* parent, std::string_view name, Node* newparent, std::string_view newname);
   void Exchanged(Node* parent, std::string_view name, Node* newparent, std::string_view newname);
   Node* FindChild(Node* parent, std::string_view name);  // with a ref (Unref it)
+  // Removes every further name of hard-linked files from the table and
+  // returns them, each with a ref on its parent (Unref it).
+  std::vector<std::pair<Node*, std::string>> TakeExtraNames();
 
   // "/a/b" of NODE, or "?/name" when it is detached.
   std::string Path(Node* node);
@@ -151,6 +156,8 @@ class NodeTable {
   // Removes whatever node is known under PARENT/NAME from that name (a node
   // whose own name it is becomes detached).
   void ForgetName(Node* parent, std::string_view name);
+  // Makes one of NODE's further names its own name; false if it has none.
+  bool PromoteExtraName(Node* node);
   // Makes PARENT/NAME a further name of NODE (a hard link).
   void AddExtraName(Node* node, Node* parent, std::string_view name);
 

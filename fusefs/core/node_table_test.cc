@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 
+#include <memory>
+
 namespace ctrsnap::fs {
 namespace {
 
@@ -119,4 +121,45 @@ TEST(NodeTable, NodeIsSmall) {
 }
 
 }  // namespace
+
+TEST(NodeTable, HardLinkKeepsAPathWhenItsFirstNameGoes) {
+  NodeTable t(AnyFd(), 1, St(2, S_IFDIR));
+  UniqueFd a = AnyFd(), b = AnyFd(), c = AnyFd();
+  Node* n = t.Attach(t.root(), "a", 1, St(10), a);
+  t.Attach(t.root(), "b", 1, St(10), b);
+  t.Attach(t.root(), "c", 1, St(10), c);
+  t.Unlinked(t.root(), "a");
+  std::string name;
+  bool detached = true;
+  Node* p = t.ParentLink(n, &name, &detached);
+  ASSERT_EQ(p, t.root());
+  t.Unref(p);
+  EXPECT_FALSE(detached);
+  EXPECT_TRUE(name == "b" || name == "c") << name;
+  // Renamed over its last remaining names, one by one: still reachable until
+  // the last goes.
+  UniqueFd x = AnyFd();
+  t.Attach(t.root(), "x", 1, St(20), x);
+  t.Renamed(t.root(), "x", t.root(), name);
+  EXPECT_NE(t.Path(n), "/" + name);
+  EXPECT_FALSE(t.Path(n).starts_with("?")) << t.Path(n);
+  t.Unlinked(t.root(), t.Path(n).substr(1));
+  EXPECT_TRUE(t.Path(n).starts_with("?")) << t.Path(n);
+}
+
+
+TEST(NodeTable, NodeKeyedInAnOldEpochThenNameOnlyIsFreedCleanly) {
+  // A file hard-linked in generation 1 is a lower hard link in epoch 2
+  // (name-only there). Freeing the node must leave no pointer to it behind
+  // (the destructor freed it a second time).
+  auto t = std::make_unique<NodeTable>(AnyFd(), 1, St(2, S_IFDIR));
+  UniqueFd a = AnyFd(), a2 = AnyFd();
+  Node* n = t->Attach(t->root(), "a", 1, St(10), a);
+  Node* m = t->Attach(t->root(), "a", 2, St(10), a2, /*name_only=*/true);
+  ASSERT_EQ(n, m);
+  t->Forget(n, 2);
+  EXPECT_EQ(t->size(), 1u);
+  t.reset();  // ASan: no double free
+}
+
 }  // namespace ctrsnap::fs

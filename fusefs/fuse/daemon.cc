@@ -137,6 +137,10 @@ Status Setup(const FsOptions& o, Daemon& d) {
   ASSIGN_OR_RETURN(d.core, FsCore::Create(std::move(stack), d.sink.get()));
   d.mountpoint = o.mountpoint;
   d.core->SetPreSealFlush([&d] { d.FlushFuseMount(); });
+  d.core->SetInvalidateEntry([&d](uint64_t parent, const std::string& name) {
+    // ENOENT: the kernel had no dentry for it; nothing to drop.
+    if (d.session) (void)fuse_lowlevel_notify_inval_entry(d.session, parent, name.c_str(), name.size());
+  });
   d.fuse_ctx.core = d.core.get();
 
   std::string mount_opts = "default_permissions,allow_other,dev,suid,fsname=ctrsnap-fs,subtype=ctrsnap-fs";

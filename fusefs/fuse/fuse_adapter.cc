@@ -3,11 +3,14 @@
 #include <fcntl.h>
 #include <sys/xattr.h>
 
+#include <atomic>
 #include <cerrno>
+#include <ctime>
 #include <cstring>
 #include <string>
 #include <vector>
 
+#include "common/log.h"
 #include "fusefs/core/fs_core.h"
 
 namespace ctrsnap::fs {
@@ -21,7 +24,32 @@ Caller CallerOf(fuse_req_t req) {
   return Caller{c->uid, c->gid, c->pid, c->umask};
 }
 
-int Err(const Status& st) { return st.err() ? st.err() : EIO; }
+// EIO, ESTALE and EXDEV never come from a healthy overlay for a request the
+// kernel let through: they are ctrsnap-fs's own refusals or failures, and the
+// reason (operation, path, errno) would otherwise be lost in one errno.
+// Other failures (but the everyday ENOENT and ENODATA) at log_level=debug.
+// At most kMaxFailureLogsPerMinute such lines a minute: the container can
+// provoke them at will and must not fill the disk with the daemon's log.
+constexpr int kMaxFailureLogsPerMinute = 100;
+
+bool FailureLogAllowed() {
+  static std::atomic<int64_t> window{0};
+  static std::atomic<int> count{0};
+  const int64_t minute = ::time(nullptr) / 60;
+  int64_t w = window.load(std::memory_order_relaxed);
+  if (w != minute && window.compare_exchange_strong(w, minute)) count.store(0);
+  return count.fetch_add(1, std::memory_order_relaxed) < kMaxFailureLogsPerMinute;
+}
+
+int Err(const Status& st) {
+  const int e = st.err() ? st.err() : EIO;
+  if ((e == EIO || e == ESTALE || e == EXDEV) && FailureLogAllowed()) {
+    LogWarn("request failed: " + st.ToString());
+  } else if (e != ENOENT && e != ENODATA && ProcessLogger().Enabled(LogLevel::kDebug)) {
+    LogDebug("request failed: " + st.ToString());
+  }
+  return e;
+}
 
 void ReplyEntry(fuse_req_t req, const Result<Entry>& r) {
   if (!r.ok()) {

@@ -1,8 +1,12 @@
 #!/bin/bash
-# soak_worker against a bare ctrsnap-fs mount (no runc), sealing every second.
+# soak_worker against a bare ctrsnap-fs mount (no runc), sealing every second;
+# then checks the generations on disk, through kernel overlayfs, against the
+# worker's MANIFEST (what it read back through the mount at the end).
 # usage: SOAK_WORKER=build/bin/soak_worker tests/soak/fs_only.sh build/bin/ctrsnap-fs SECONDS SEED
+set -u
 FS=$1; SECS=$2; SEED=$3
-D=$(mktemp -d /tmp/fsfix-run-XXXX); mkdir -p $D/lower $D/mnt
+HERE=$(cd "$(dirname "$0")" && pwd)
+D=$(mktemp -d /tmp/fsfix-run-XXXX); mkdir -p $D/lower $D/mnt $D/oracle
 $FS -o lowerdir=$D/lower,state=$D/state $D/mnt || exit 1
 seal() { python3 -c "
 import socket,sys
@@ -13,3 +17,10 @@ W=$!
 while kill -0 $W 2>/dev/null; do sleep 1; seal >/dev/null; done
 tail -3 $D/out
 fusermount3 -u $D/mnt
+for i in $(seq 50); do pgrep -f "state=$D/state" >/dev/null || break; sleep 0.1; done
+lowers=$(ls $D/state/gen | sort -rn | sed "s|.*|$D/state/gen/&/upper|" | paste -sd:)
+mount -t overlay overlay -o ro,lowerdir=$lowers:$D/lower,redirect_dir=follow,metacopy=on $D/oracle || exit 1
+python3 "$HERE/check_manifest.py" $D/oracle/work; rc=$?
+umount $D/oracle
+grep -q "^rc 0" $D/out && exit $rc
+exit 1
