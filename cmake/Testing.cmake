@@ -13,8 +13,16 @@ function(ctrsnap_add_test name)
   if(NOT T_TIMEOUT)
     set(T_TIMEOUT 300)
   endif()
+  # Tests against the shared dockerd, containerd, registry and runc state run
+  # one at a time (one lock); unit and soak tests may run beside them.
+  set(lock "")
+  if("runtime" IN_LIST T_LABELS OR "e2e" IN_LIST T_LABELS)
+    set(lock RESOURCE_LOCK ctrsnap_services)
+  elseif("soak" IN_LIST T_LABELS)
+    set(lock COST 100000)  # the longest: started first under ctest -j
+  endif()
   gtest_discover_tests(${name}
-    PROPERTIES LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT}
+    PROPERTIES LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT} ${lock}
                ENVIRONMENT "CTRSNAP_BIN_DIR=${CMAKE_BINARY_DIR}/bin"
                # A second variable in ENVIRONMENT would be split into a property
                # name by gtest_discover_tests; ENVIRONMENT_MODIFICATION is its own property.

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <tuple>
 
 #include "common/file_util.h"
 #include "common/process.h"
@@ -52,8 +53,15 @@ std::string EmptyDir(const std::string& dir) {
   return "";
 }
 
+// Which names are one file. Not st_ino alone: kernel overlayfs gives a copied-up
+// file the st_ino of its lower origin, so after link(2) copied up one name of a
+// lower hard link, the new upper inode and the old lower one share an st_ino in
+// the overlay view while being two files (as the layers say). Their ctimes differ
+// (copy-up and link set it); names of one inode share it.
+using InodeKey = std::tuple<dev_t, ino_t, time_t, long>;
+
 void Walk(const std::string& root, const std::string& rel, TreeListing* out,
-          std::map<std::pair<dev_t, ino_t>, std::vector<std::string>>* inodes) {
+          std::map<InodeKey, std::vector<std::string>>* inodes) {
   std::string dir = rel.empty() ? root : root + "/" + rel;
   DIR* d = ::opendir(dir.c_str());
   if (d == nullptr) {
@@ -84,7 +92,9 @@ void Walk(const std::string& root, const std::string& rel, TreeListing* out,
       } else {
         s << "unreadable";
       }
-      if (st.st_nlink > 1) (*inodes)[{st.st_dev, st.st_ino}].push_back("/" + r);
+      if (st.st_nlink > 1) {
+        (*inodes)[{st.st_dev, st.st_ino, st.st_ctim.tv_sec, st.st_ctim.tv_nsec}].push_back("/" + r);
+      }
     } else if (S_ISLNK(st.st_mode)) {
       char t[4096];
       ssize_t len = ::readlink(p.c_str(), t, sizeof(t));
@@ -132,7 +142,7 @@ std::string ApplyLayer(const std::string& blob, const std::string& root) {
 
 TreeListing ListTree(const std::string& root) {
   TreeListing out;
-  std::map<std::pair<dev_t, ino_t>, std::vector<std::string>> inodes;
+  std::map<InodeKey, std::vector<std::string>> inodes;
   Walk(root, "", &out, &inodes);
   for (auto& [ino, paths] : inodes) {
     if (paths.size() < 2) continue;  // other names may be hidden by whiteouts
