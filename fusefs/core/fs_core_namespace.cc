@@ -47,7 +47,10 @@ Status FsCore::ReopenHandlesOf(Node* n) {
 }
 
 void FsCore::ReresolveAfterNameLoss(Node* n) {
-  if (n->type == S_IFDIR) return;  // directories have one name
+  // Directories have one name. Without seals every name a node has is one
+  // inode of the overlay (lower hard links get a node per name), so its fd
+  // stays right, and retired fds would never be closed.
+  if (n->type == S_IFDIR || !stack_->can_seal()) return;
   std::string name;
   bool detached = false;
   Node* p = table_->ParentLink(n, &name, &detached);
