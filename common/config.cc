@@ -57,6 +57,8 @@ Result<Config> Config::Parse(std::string_view text, const std::string& source) {
   } catch (const json::parse_error& e) {
     return Status::InvalidArgument(source + ":" + LineColumn(text, JsonErrorOffset(e.byte)) +
                                    ": malformed JSON");
+  } catch (const json::exception& e) {  // e.g. a number too large for a double
+    return Status::InvalidArgument(source + ": malformed JSON: " + e.what());
   }
   RETURN_IF_ERROR(CheckKeys(j, {"runtime", "state_root", "fs_binary", "hook_binary", "log_level",
                                 "retention", "gpu", "snapshot"},

@@ -36,6 +36,11 @@ TEST(ConfigTest, ErrorsNameFileKeyAndLine) {
   auto bad = Config::Parse("{\n  \"runtime\": crun\n}", "f");
   EXPECT_NE(bad.status().ToString().find("f:2:"), std::string::npos) << bad.status().ToString();
   EXPECT_FALSE(Config::Parse(R"({"gpu":{"mode":"maybe"}})", "f").ok());
+  // A number no double holds is an error, not an exception (found by fuzz_config).
+  auto huge = Config::Parse("777.77e777", "f");
+  EXPECT_NE(huge.status().ToString().find("f: malformed JSON"), std::string::npos)
+      << huge.status().ToString();
+  EXPECT_FALSE(Config::Parse(R"({"retention":{"keep_exited":1e999}})", "f").ok());
 }
 
 TEST(ConfigTest, MissingFileMeansDefaults) {

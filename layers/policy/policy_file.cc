@@ -60,6 +60,8 @@ class Parser {
       if (cut != std::string::npos) msg = msg.substr(cut);
       size_t off = JsonErrorOffset(e.byte);
       return Status::InvalidArgument(name_ + ":" + LineColumn(text_, off) + ": " + msg);
+    } catch (const json::exception& e) {  // e.g. a number too large for a double
+      return Status::InvalidArgument(name_ + ": " + e.what());
     }
     if (!root.is_object()) return Error("", "a policy file must be a JSON object");
     for (auto it = root.begin(); it != root.end(); ++it) {

@@ -24,6 +24,8 @@ Result<Json> ParseJson(const std::string& text, const std::string& source) {
   } catch (const Json::parse_error& e) {
     return Status::InvalidArgument(source + ":" + LineColumn(text, JsonErrorOffset(e.byte)) +
                                    ": malformed JSON");
+  } catch (const Json::exception& e) {  // e.g. a number too large for a double
+    return Status::InvalidArgument(source + ": malformed JSON: " + e.what());
   }
 }
 

@@ -5,10 +5,12 @@
 #include <sstream>
 
 #include "common/line_column.h"
+#include "packaging/install/toml_guard.h"
 
 namespace ctrsnap::install {
 
 // ---- TomlDoc ----
+
 
 TomlDoc::TomlDoc(std::unique_ptr<toml::table> root) : root_(std::move(root)) {}
 TomlDoc::TomlDoc(TomlDoc&&) noexcept = default;
@@ -16,12 +18,7 @@ TomlDoc& TomlDoc::operator=(TomlDoc&&) noexcept = default;
 TomlDoc::~TomlDoc() = default;
 
 Result<TomlDoc> TomlDoc::Parse(std::string_view text, const std::string& source) {
-  // TOML forbids NUL, and toml++ 3.3 (Debian 12) asserts on one inside a key
-  // (found by fuzz_engine_install: "[\0crio..."); with NDEBUG that assert is an
-  // optimizer assumption, so refuse NUL before the parser sees it.
-  if (auto nul = text.find('\0'); nul != std::string_view::npos) {
-    return Status::InvalidArgument(source + ":" + LineColumn(text, nul) + ": malformed TOML: a NUL byte");
-  }
+  RETURN_IF_ERROR(CheckTomlPlusPlus33Safe(text, source));
   try {
     auto table = std::make_unique<toml::table>(toml::parse(text, source));
     return TomlDoc(std::move(table));
@@ -164,50 +161,10 @@ std::optional<Header> ParseHeader(std::string_view s, size_t index) {
 // Finds the table headers, skipping lines inside multi-line strings and
 // multi-line arrays.
 std::vector<Header> ScanHeaders(const std::vector<std::string>& lines) {
-  enum class In { kCode, kMlBasic, kMlLiteral } in = In::kCode;
-  int depth = 0;
   std::vector<Header> headers;
-  for (size_t n = 0; n < lines.size(); ++n) {
-    std::string_view s = lines[n];
-    if (in == In::kCode && depth == 0) {
-      size_t ind = IndentOf(s);
-      if (ind < s.size() && s[ind] == '[') {
-        if (auto h = ParseHeader(s.substr(ind), n)) headers.push_back(std::move(*h));
-        continue;
-      }
-    }
-    for (size_t i = 0; i < s.size(); ++i) {
-      char c = s[i];
-      if (in == In::kMlBasic) {
-        if (c == '\\') ++i;
-        else if (s.substr(i, 3) == "\"\"\"") in = In::kCode, i += 2;
-        continue;
-      }
-      if (in == In::kMlLiteral) {
-        if (s.substr(i, 3) == "'''") in = In::kCode, i += 2;
-        continue;
-      }
-      if (c == '#') break;
-      if (s.substr(i, 3) == "\"\"\"") {
-        in = In::kMlBasic;
-        i += 2;
-      } else if (s.substr(i, 3) == "'''") {
-        in = In::kMlLiteral;
-        i += 2;
-      } else if (c == '"') {
-        for (++i; i < s.size() && s[i] != '"'; ++i) {
-          if (s[i] == '\\') ++i;
-        }
-      } else if (c == '\'') {
-        size_t end = s.find('\'', i + 1);
-        i = end == std::string_view::npos ? s.size() : end;
-      } else if (c == '[') {
-        ++depth;
-      } else if (c == ']') {
-        depth = std::max(0, depth - 1);
-      }
-    }
-  }
+  ForEachTableHeaderLine(lines, [&](size_t n, std::string_view line) {
+    if (auto h = ParseHeader(line, n)) headers.push_back(std::move(*h));
+  });
   return headers;
 }
 

@@ -92,6 +92,27 @@ TEST(TomlEditTest, MalformedInputIsReportedWithLine) {
   EXPECT_NE(r.status().message().find("bad.toml:2:"), std::string::npos) << r.status().ToString();
 }
 
+// toml++ 3.3 has undefined behaviour on some code points (found by
+// fuzz_engine_install): they are refused with where and what, before parsing.
+TEST(TomlEditTest, CodePointsTomlPlusPlusMishandlesAreRefused) {
+  auto r = TomlDoc::Parse("[a]\nU\xce\xa3 = 1\n", "c.toml");  // U+03A3 after a bare key
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("c.toml:2:2: U+03A3"), std::string::npos) << r.status().ToString();
+  EXPECT_FALSE(TomlDoc::Parse("# \xe3\x81\x82\n", "c.toml").ok());  // U+3042 in a comment
+  EXPECT_TRUE(TomlDoc::Parse("# \xe3\x80\x80 \xe2\x80\x83 \xf0\x9f\x98\x80\n", "c.toml").ok());
+  // parse_key() asserts on what follows "[" (a control character here).
+  auto h = TomlDoc::Parse("a = 1\n[\x1a eng]\n", "h.toml");
+  ASSERT_FALSE(h.ok());
+  EXPECT_NE(h.status().message().find("h.toml:2:2: malformed TOML"), std::string::npos) << h.status().ToString();
+  EXPECT_FALSE(TomlDoc::Parse("[[ =x]]\n", "h.toml").ok());
+  EXPECT_FALSE(TomlDoc::Parse("a = 1\n[\n", "h.toml").ok());
+  EXPECT_FALSE(TomlDoc::Parse("\t\xef\xbb\xbf[=\n", "h.toml").ok());  // toml++ skips U+FEFF as blank
+  EXPECT_TRUE(TomlDoc::Parse("\xef\xbb\xbf[a]\nb = 1\n", "h.toml").ok());  // a leading BOM
+  EXPECT_FALSE(TomlDoc::Parse("a = 1\n[", "h.toml").ok());  // toml++'s own error
+  EXPECT_TRUE(TomlDoc::Parse("s = \"\"\"\n[=]\n\"\"\"\n[ 'q' ]\n", "h.toml").ok());  // in a string
+  EXPECT_TRUE(TomlDoc::Parse("a = \"\xe2\x82\xac \xf0\x9f\x98\x80\"\n", "c.toml").ok());  // euro, emoji
+}
+
 TEST(TomlEditTest, DottedKeyDefinitionsAreNotRewritten) {
   bool c = false;
   auto r = SetKey("engine.runtime = \"crun\"\n", "t.toml", {"engine"}, "runtime", "\"x\"", &c);
