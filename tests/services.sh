@@ -6,7 +6,10 @@
 # Nothing of the host's own services is touched: each has its own root, state and socket.
 #
 # usage: tests/services.sh start BIN_DIR | stop | env
+#                        | restart-dockerd BIN_DIR [LIVE_RESTORE] | restart-containerd
 #   `env` prints the variables tests read (eval "$(tests/services.sh env)").
+#   restart-*: stop (TERM) and start one daemon as `start` does, for the engine-restart tests;
+#   LIVE_RESTORE (true|false, default false) is dockerd's "live-restore" from then on.
 set -uo pipefail
 
 RUN=${CTRSNAP_TEST_RUN:-/run/ctrsnap-test}
@@ -44,26 +47,26 @@ state = "$RUN/containerd/state"
 [plugins."io.containerd.internal.v1.opt"]
   path = "$DATA/containerd/opt"
 TOML
-  containerd --config "$RUN/containerd/config.toml" >"$DATA/containerd.log" 2>&1 &
+  containerd --config "$RUN/containerd/config.toml" >>"$DATA/containerd.log" 2>&1 &
   echo $! >"$RUN/containerd.pid"
   wait_for 30 ctr -a "$RUN/containerd/containerd.sock" version || {
     echo "services: containerd did not start; see $DATA/containerd.log" >&2; return 1; }
 }
 
 start_dockerd() {
-  local bin=$1
+  local bin=$1 live_restore=${2:-false}
   mkdir -p "$DATA/docker" "$RUN/docker-exec"
   cat >"$RUN/daemon.json" <<JSON
 {
   "runtimes": { "ctrsnap": { "path": "$bin/ctrsnap-runtime" } },
   "storage-driver": "overlay2",
-  "live-restore": false
+  "live-restore": $live_restore
 }
 JSON
   dockerd --config-file "$RUN/daemon.json" --data-root "$DATA/docker" \
     --exec-root "$RUN/docker-exec" --pidfile "$RUN/dockerd.pid" \
     -H "unix://$RUN/docker.sock" --containerd "$RUN/containerd/containerd.sock" \
-    --iptables=false --ip-masq=false --bridge=none >"$DATA/dockerd.log" 2>&1 &
+    --iptables=false --ip-masq=false --bridge=none >>"$DATA/dockerd.log" 2>&1 &
   wait_for 60 docker -H "unix://$RUN/docker.sock" version || {
     echo "services: dockerd did not start; see $DATA/dockerd.log" >&2; return 1; }
 }
@@ -120,6 +123,23 @@ case "${1:-}" in
     grep -o " $RUN[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null
     echo "services: stopped"
     ;;
+  restart-dockerd)
+    bin=$(realpath "${2:?usage: services.sh restart-dockerd BIN_DIR [true|false]}")
+    case ${3:-false} in true | false) ;; *) echo "live-restore: true or false" >&2; exit 2 ;; esac
+    export CTRSNAP_ROOT=$RUN/st CTRSNAP_CONFIG=$RUN/ctrsnap-config.json
+    export PATH=/usr/sbin:/usr/bin:$PATH
+    stop_pidfile "$RUN/dockerd.pid"
+    start_dockerd "$bin" "${3:-false}" || exit 1
+    echo "services: dockerd restarted (live-restore ${3:-false})"
+    ;;
+  restart-containerd)
+    export CTRSNAP_ROOT=$RUN/st CTRSNAP_CONFIG=$RUN/ctrsnap-config.json
+    export PATH=/usr/sbin:/usr/bin:$PATH
+    stop_pidfile "$RUN/containerd.pid"
+    start_containerd || exit 1
+    echo "services: containerd restarted"
+    ;;
   env) print_env ;;
-  *) echo "usage: $0 start BIN_DIR | stop | env" >&2; exit 2 ;;
+  *) echo "usage: $0 start BIN_DIR | stop | env | restart-dockerd BIN_DIR [true|false] | restart-containerd" >&2
+     exit 2 ;;
 esac
