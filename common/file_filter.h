@@ -30,6 +30,10 @@ struct FilterEntry {
   uid_t uid = 0;
   gid_t gid = 0;
   uint64_t size = 0;
+  // Identity of a hard-linked file (st_nlink > 1) in the tree being filtered,
+  // else 0: its names share their content, so a filter may scan it once.
+  uint64_t link_dev = 0;
+  uint64_t link_ino = 0;
 };
 
 enum class FilterAction {

@@ -211,6 +211,10 @@ class Writer {
       struct stat dst {};
       if (::fstat(fd.get(), &dst) != 0) return Status::FromErrno(errno, "fstat", abs);
       fe.size = static_cast<uint64_t>(dst.st_size);
+      if (st.st_nlink > 1) {
+        fe.link_dev = static_cast<uint64_t>(st.st_dev);
+        fe.link_ino = static_cast<uint64_t>(st.st_ino);
+      }
       ASSIGN_OR_RETURN(keep, Apply(opts_.filter->EvaluateContent(fe, fd.get()), abs));
       if (!keep) return Status::Ok();
       RETURN_IF_ERROR(CheckSparse(dst, abs));

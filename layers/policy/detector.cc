@@ -629,13 +629,37 @@ void Detector::ScanInto(std::string_view data, std::string_view path, int depth,
   ctx.path = path;
   ctx.depth = depth;
   ctx.out = out;
-  ctx.code_file = IsCodeFile(path);
   ctx.covered_until.assign(rules_.size(), 0);
-  ctx.enabled.assign(rules_.size(), 1);
+  EnabledFor(path, &ctx.enabled, &ctx.code_file);
+  ctx.rescan = [this, path](std::string_view d, int dep, ScanOutput* o) {
+    ScanInto(d, path, dep, o);
+  };
+  hs_scratch_t* scratch = AcquireScratch();
+  if (scratch == nullptr) {
+    out->limits.push_back("out of memory for scan scratch");
+    return;
+  }
+  hs_scan(db_, data.data(), static_cast<unsigned int>(data.size()), 0, scratch, OnCandidate, &ctx);
+  ReleaseScratch(scratch);
+}
+
+std::string Detector::PathSignature(std::string_view path) const {
+  std::vector<char> enabled;
+  bool code_file = false;
+  EnabledFor(path, &enabled, &code_file);
+  std::string sig(1, code_file ? 'c' : '-');
+  sig.append(enabled.begin(), enabled.end());
+  return sig;
+}
+
+void Detector::EnabledFor(std::string_view path, std::vector<char>* enabled, bool* code_file) const {
+  *code_file = IsCodeFile(path);
+  enabled->assign(rules_.size(), 1);
+  auto& en = *enabled;
   for (size_t i = 0; i < rules_.size(); ++i) {
     const Compiled& r = *rules_[i];
     if (r.disabled) {
-      ctx.enabled[i] = 0;
+      en[i] = 0;
     } else if (r.def->path_glob != nullptr) {
       // PATH_GLOB: basename patterns, "{a,b}" for alternatives.
       bool any = false;
@@ -649,19 +673,9 @@ void Detector::ScanInto(std::string_view data, std::string_view path, int depth,
         any = MatchSegment(g.substr(start, comma - start), base);
         start = comma + 1;
       }
-      ctx.enabled[i] = any ? 1 : 0;
+      en[i] = any ? 1 : 0;
     }
   }
-  ctx.rescan = [this, path](std::string_view d, int dep, ScanOutput* o) {
-    ScanInto(d, path, dep, o);
-  };
-  hs_scratch_t* scratch = AcquireScratch();
-  if (scratch == nullptr) {
-    out->limits.push_back("out of memory for scan scratch");
-    return;
-  }
-  hs_scan(db_, data.data(), static_cast<unsigned int>(data.size()), 0, scratch, OnCandidate, &ctx);
-  ReleaseScratch(scratch);
 }
 
 }  // namespace ctrsnap::policy

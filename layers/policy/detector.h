@@ -60,6 +60,9 @@ class Detector {
   // PATH (container path; may be empty) selects path-restricted rules such as
   // the .netrc password line.
   ScanOutput Scan(std::string_view data, std::string_view path) const;
+  // What of PATH Scan() depends on: two paths with the same signature give
+  // the same output for the same data.
+  std::string PathSignature(std::string_view path) const;
 
   static std::vector<RuleInfo> Catalog();
 
@@ -68,6 +71,8 @@ class Detector {
  private:
   Detector() = default;
   void ScanInto(std::string_view data, std::string_view path, int depth, ScanOutput* out) const;
+  // Per rule, whether it applies to PATH (not disabled, its path glob matches).
+  void EnabledFor(std::string_view path, std::vector<char>* enabled, bool* code_file) const;
   hs_scratch* AcquireScratch() const;
   void ReleaseScratch(hs_scratch* s) const;
 

@@ -351,24 +351,78 @@ bool IsElfCore(std::string_view head) {
   return type == ET_CORE;
 }
 
+// The first SIZE bytes of FD (fewer at its end or on a read error).
+std::string ReadPrefix(int fd, uint64_t size) {
+  std::string data(static_cast<size_t>(size), '\0');
+  size_t got = 0;
+  while (got < data.size()) {
+    ssize_t n = ::pread(fd, data.data() + got, data.size() - got, static_cast<off_t>(got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<size_t>(n);
+  }
+  data.resize(got);
+  return data;
+}
+
 }  // namespace
 
+// Bounds the memo: a tree with more hard-linked files than this just scans
+// again after it is cleared.
+constexpr size_t kMaxScanMemo = 4096;
+
+const PolicyFilter::CompiledRule* PolicyFilter::ElfCoreRuleFor(const FilterEntry& e) const {
+  for (const CompiledRule& c : compiled_) {
+    if (c.rule->elf_core_only && c.globs.Matches(e.path, false)) return &c;
+  }
+  return nullptr;
+}
+
+std::string PolicyFilter::ScanMemoKey(const FilterEntry& e) const {
+  if (e.link_ino == 0) return "";
+  return std::to_string(e.link_dev) + ":" + std::to_string(e.link_ino) + ":" + std::to_string(e.size) +
+         ":" + detector_->PathSignature(e.path);
+}
+
+std::optional<ScanOutput> PolicyFilter::MemoizedScan(const std::string& key) const {
+  if (key.empty()) return std::nullopt;
+  std::lock_guard<std::mutex> l(memo_mu_);
+  auto it = scan_memo_.find(key);
+  if (it == scan_memo_.end()) return std::nullopt;
+  return it->second;
+}
+
+void PolicyFilter::Memoize(const std::string& key, const ScanOutput& out) const {
+  if (key.empty()) return;
+  std::lock_guard<std::mutex> l(memo_mu_);
+  if (scan_memo_.size() >= kMaxScanMemo) scan_memo_.clear();
+  scan_memo_.emplace(key, out);
+}
+
 ContentResult PolicyFilter::EvaluateBuffer(const FilterEntry& e, std::string_view data) const {
+  // Core dumps: nominated by name, confirmed by the ELF header.
+  if (const CompiledRule* c = ElfCoreRuleFor(e);
+      c != nullptr && IsElfCore(data) && !Allowed(e.path, c->rule->id, "")) {
+    ContentResult r;
+    FilterFinding f{c->rule->id, kKindCache, e.path, 0, "", c->rule->reason, e.size,
+                    policy_.ActionFor(kKindCache)};
+    Escalate(&r.decision, f.action);
+    r.decision.findings.push_back(std::move(f));
+    r.fingerprints.emplace_back();
+    return r;
+  }
+  const std::string key = ScanMemoKey(e);
+  std::optional<ScanOutput> out = MemoizedScan(key);
+  if (!out) {
+    out = detector_->Scan(data, e.path);
+    Memoize(key, *out);
+  }
+  return FromScan(e, std::move(*out));
+}
+
+ContentResult PolicyFilter::FromScan(const FilterEntry& e, ScanOutput out) const {
   ContentResult r;
   FilterDecision& d = r.decision;
-  // Core dumps: nominated by name, confirmed by the ELF header.
-  for (const CompiledRule& c : compiled_) {
-    if (c.rule->elf_core_only && c.globs.Matches(e.path, false) && IsElfCore(data) &&
-        !Allowed(e.path, c.rule->id, "")) {
-      FilterFinding f{c.rule->id, kKindCache, e.path, 0, "", c.rule->reason, e.size,
-                      policy_.ActionFor(kKindCache)};
-      Escalate(&d, f.action);
-      d.findings.push_back(std::move(f));
-      r.fingerprints.emplace_back();
-      return r;
-    }
-  }
-  ScanOutput out = detector_->Scan(data, e.path);
   for (Detection& det : out.detections) {
     if (Allowed(e.path, det.rule, det.fingerprint)) continue;
     FilterFinding f;
@@ -396,17 +450,15 @@ ContentResult PolicyFilter::EvaluateBuffer(const FilterEntry& e, std::string_vie
 
 ContentResult PolicyFilter::EvaluateFd(const FilterEntry& e, int fd) const {
   const uint64_t limit = policy_.max_file_bytes;
-  std::string data;
-  data.resize(static_cast<size_t>(std::min<uint64_t>(e.size, limit)));
-  size_t got = 0;
-  while (got < data.size()) {
-    ssize_t n = ::pread(fd, data.data() + got, data.size() - got, static_cast<off_t>(got));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    got += static_cast<size_t>(n);
+  // Another name of a hard-linked file already scanned: no need to read it.
+  ContentResult r;
+  std::optional<ScanOutput> memo;
+  if (ElfCoreRuleFor(e) == nullptr) memo = MemoizedScan(ScanMemoKey(e));
+  if (memo) {
+    r = FromScan(e, std::move(*memo));
+  } else {
+    r = EvaluateBuffer(e, ReadPrefix(fd, std::min<uint64_t>(e.size, limit)));
   }
-  data.resize(got);
-  ContentResult r = EvaluateBuffer(e, data);
   if (e.size > limit) {
     FilterFinding f{"limit.file-size", kKindScanLimit, e.path, 0, "",
                     "only the first " + std::to_string(limit) + " of " + std::to_string(e.size) +

@@ -19,9 +19,11 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "common/file_filter.h"
@@ -76,6 +78,16 @@ class PolicyFilter final : public FileFilter {
   };
   PolicyFilter() = default;
   bool Allowed(const std::string& path, const std::string& rule, const std::string& fp) const;
+  // The elf-core rule whose globs match E's path, or null.
+  const CompiledRule* ElfCoreRuleFor(const FilterEntry& e) const;
+  // Findings for E from the detector's OUT (what EvaluateBuffer adds to it).
+  ContentResult FromScan(const FilterEntry& e, ScanOutput out) const;
+  // Memo of scans of hard-linked files (FilterEntry::link_ino): one scan per
+  // file and detector path signature, however many names it has (a
+  // container's hard-link bomb made the exporter scan 1 MiB 10,000 times).
+  std::string ScanMemoKey(const FilterEntry& e) const;
+  std::optional<ScanOutput> MemoizedScan(const std::string& key) const;
+  void Memoize(const std::string& key, const ScanOutput& out) const;
 
   Policy policy_;
   std::vector<std::string> homes_;
@@ -84,6 +96,8 @@ class PolicyFilter final : public FileFilter {
   std::vector<std::pair<std::optional<GlobPattern>, const AllowEntry*>> allow_;
   std::unique_ptr<Detector> detector_;
   FilterAction secret_action_ = FilterAction::kDrop;
+  mutable std::mutex memo_mu_;
+  mutable std::unordered_map<std::string, ScanOutput> scan_memo_;  // (memo_mu_)
 };
 
 // Loads defaults + the files in OPTS, then builds the filter.

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <nlohmann/json.hpp>
@@ -289,6 +290,42 @@ TEST(PolicyFilterTest, FilterEnvByNameAndByValue) {
   EXPECT_TRUE(SecretLookingEnvName("npm_token"));
   EXPECT_FALSE(SecretLookingEnvName("HOME"));
   EXPECT_FALSE(SecretLookingEnvName("GOOGLE_APPLICATION_CREDENTIALS_FILE"));
+}
+
+// Names of one hard-linked file are scanned once (a hard-link bomb made the
+// exporter scan the same MiB once per name), yet each name gets its own
+// findings, and the path still decides allow rules and path-glob detectors.
+TEST(PolicyFilterTest, HardLinkedFileIsScannedOncePerPathSignature) {
+  Policy p = DefaultPolicy();
+  ASSERT_TRUE(MergePolicyText(R"({"allow": [{"path": "/app/tests/**", "rule": "secret.aws-access-key-id"}]})",
+                              "p.json", &p).ok());
+  auto f = Make(p);
+  char tmpl[] = "/tmp/policy-link-XXXXXX";
+  int fd = ::mkstemp(tmpl);
+  ASSERT_GE(fd, 0);
+  const std::string key = "id = AKIAQ3EGUPDW7NKXLB5Z\n";
+  ASSERT_EQ(::write(fd, key.data(), key.size()), static_cast<ssize_t>(key.size()));
+  auto linked = [&](std::string path) {
+    FilterEntry e = File(std::move(path), key.size());
+    e.link_dev = 1;
+    e.link_ino = 42;
+    return e;
+  };
+  ContentResult a = f->EvaluateFd(linked("/app/a.py"), fd);
+  ASSERT_EQ(a.decision.findings.size(), 1u);
+  EXPECT_EQ(a.decision.findings[0].path, "/app/a.py");
+  // The memo answers for the other names, even from a file that now reads
+  // empty (it is not read again); each finding names its own path.
+  ASSERT_EQ(::ftruncate(fd, 0), 0);
+  ContentResult b = f->EvaluateFd(linked("/app/b.py"), fd);
+  ASSERT_EQ(b.decision.findings.size(), 1u);
+  EXPECT_EQ(b.decision.findings[0].path, "/app/b.py");
+  EXPECT_EQ(b.fingerprints, a.fingerprints);
+  EXPECT_TRUE(f->EvaluateFd(linked("/app/tests/c.py"), fd).decision.findings.empty());
+  // Without link identity every name is read and scanned.
+  EXPECT_TRUE(f->EvaluateFd(File("/app/d.py", key.size()), fd).decision.findings.empty());
+  ::close(fd);
+  ::unlink(tmpl);
 }
 
 TEST(PolicyFilterTest, ConcurrentEvaluationsAgree) {
