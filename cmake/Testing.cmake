@@ -3,7 +3,9 @@
 # Labels select suites: `ctest -L unit` runs the tests that need no root,
 # mount or daemon (and are run again under ASan/UBSan in CI).
 function(ctrsnap_add_test name)
-  cmake_parse_arguments(T "" "TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
+  # FILTER: a gtest filter for the tests registered here (others of the same
+  # executable may be registered again with other labels, see tests/hostile).
+  cmake_parse_arguments(T "" "TIMEOUT;FILTER" "SOURCES;LIBS;LABELS" ${ARGN})
   add_executable(${name} ${T_SOURCES})
   set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
   target_link_libraries(${name} PRIVATE ${T_LIBS} GTest::gtest GTest::gtest_main GTest::gmock)
@@ -21,7 +23,11 @@ function(ctrsnap_add_test name)
   elseif("soak" IN_LIST T_LABELS)
     set(lock COST 100000)  # the longest: started first under ctest -j
   endif()
-  gtest_discover_tests(${name}
+  set(filter "")
+  if(T_FILTER)
+    set(filter TEST_FILTER "${T_FILTER}")
+  endif()
+  gtest_discover_tests(${name} ${filter}
     PROPERTIES LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT} ${lock}
                ENVIRONMENT "CTRSNAP_BIN_DIR=${CMAKE_BINARY_DIR}/bin"
                # A second variable in ENVIRONMENT would be split into a property

@@ -4,8 +4,8 @@
 #      fuzzers; the unit and mount tests (ctrsnap-fs itself runs instrumented); then each fuzzer
 #      for FUZZ_SECONDS over its corpus (tests/fuzz-smoke.sh).
 #   2. g++, -Werror (build): every target; every other test (unit, runtime, e2e, packaging,
-#      the 2-minute soak) against private dockerd, containerd and registry started here and
-#      stopped on exit.
+#      the bulk hostile tests, the 2-minute soak) against private dockerd, containerd and
+#      registry started here and stopped on exit.
 # Each phase prints its wall and CPU time (user+sys of the processes it waited for; the daemons'
 # own CPU is not counted); the last thing printed is ctest's summary. Run as root. Safe to rerun:
 # the build trees are reused, services left by an interrupted run are stopped first.

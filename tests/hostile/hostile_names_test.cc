@@ -99,8 +99,10 @@ TEST_F(HostileNamesTest, OddNamesLongComponentsAndDeepPathsRoundTrip) {
 }
 
 // CTRSNAP_HOSTILE_ENTRIES (default 10000) files in one directory: the issue
-// asks for a million, which takes tens of minutes through FUSE on a shared
-// 2-core CI machine; run that by hand with CTRSNAP_HOSTILE_ENTRIES=1000000.
+// asks for a million, which takes minutes through FUSE on a shared 2-core CI
+// machine; run that by hand with CTRSNAP_HOSTILE_ENTRIES=1000000. Where the
+// daemon cannot raise its hard RLIMIT_NOFILE (no CAP_SYS_RESOURCE, as on the
+// CI VM: 20000), 30000 fails with EMFILE at about entry 19980 (README).
 // ctrsnap-fs keeps one O_PATH fd per cached inode: before it raised its
 // RLIMIT_NOFILE to fs.nr_open at start, entry 19980 of a 20000 run failed
 // with EMFILE (the VM's default limit).
