@@ -44,6 +44,16 @@ FsCore::~FsCore() {
   pthread_rwlock_destroy(&epoch_lock_);
 }
 
+size_t FsCore::ShedIdleEntries(size_t max) {
+  if (!invalidate_entry_) return 0;
+  auto names = table_->IdleNames(max);
+  for (auto& [parent, name] : names) {
+    invalidate_entry_(IdOf(parent, table_->root()), name);
+    table_->Unref(parent);
+  }
+  return names.size();
+}
+
 Result<int> FsCore::NodeFd(Node* n) {
   const uint64_t cur = epoch_.load();
   {

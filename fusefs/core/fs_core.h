@@ -165,6 +165,11 @@ class FsCore {
   FsMeta MetaSnapshot();
   std::string state_dir() const { return stack_->state_dir(); }
   size_t node_count() { return table_->size(); }
+  // Asks the kernel (invalidate-entry callback) to drop up to MAX cached
+  // names of idle nodes, so that it forgets their inodes and their O_PATH
+  // descriptors close: what keeps a tree larger than RLIMIT_NOFILE usable.
+  // Call from a thread that serves no FUSE request. Returns the names sent.
+  size_t ShedIdleEntries(size_t max);
   // Writes the live generation's data to disk (syncfs of the overlay).
   Status SyncLive();
 

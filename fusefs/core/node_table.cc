@@ -219,6 +219,18 @@ Node* NodeTable::FindChild(Node* parent, std::string_view name) {
   return n;
 }
 
+std::vector<std::pair<Node*, std::string>> NodeTable::IdleNames(size_t max) {
+  std::lock_guard<std::mutex> l(mu_);
+  std::vector<std::pair<Node*, std::string>> out;
+  for (auto& [key, node] : by_name_) {
+    if (out.size() >= max) break;
+    if (node->refs != 0 || node->nlookup == 0) continue;
+    ++node->parent->refs;
+    out.emplace_back(node->parent, node->name);
+  }
+  return out;
+}
+
 std::vector<std::pair<Node*, std::string>> NodeTable::TakeExtraNames() {
   std::lock_guard<std::mutex> l(mu_);
   std::vector<std::pair<Node*, std::string>> out;

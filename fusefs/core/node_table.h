@@ -113,6 +113,10 @@ class NodeTable {
   void Renamed(Node* parent, std::string_view name, Node* newparent, std::string_view newname);
   void Exchanged(Node* parent, std::string_view name, Node* newparent, std::string_view newname);
   Node* FindChild(Node* parent, std::string_view name);  // with a ref (Unref it)
+  // Up to MAX names (parent, name) of nodes nothing inside holds (no open
+  // handle, no cached child), each with a ref on its parent (Unref it): what
+  // the kernel may be asked to forget when descriptors run short.
+  std::vector<std::pair<Node*, std::string>> IdleNames(size_t max);
   // Removes every further name of hard-linked files from the table and
   // returns them, each with a ref on its parent (Unref it).
   std::vector<std::pair<Node*, std::string>> TakeExtraNames();

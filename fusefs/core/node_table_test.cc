@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <memory>
+#include <vector>
 
 namespace ctrsnap::fs {
 namespace {
@@ -160,6 +162,29 @@ TEST(NodeTable, NodeKeyedInAnOldEpochThenNameOnlyIsFreedCleanly) {
   t->Forget(n, 2);
   EXPECT_EQ(t->size(), 1u);
   t.reset();  // ASan: no double free
+}
+
+
+TEST(NodeTable, IdleNamesSkipNodesWithHandlesOrChildren) {
+  NodeTable t(AnyFd(), 1, St(2, S_IFDIR));
+  UniqueFd d = AnyFd(), a = AnyFd(), b = AnyFd(), c = AnyFd();
+  Node* dir = t.Attach(t.root(), "d", 1, St(20, S_IFDIR), d);
+  t.Attach(dir, "a", 1, St(21), a);               // idle
+  Node* open = t.Attach(t.root(), "b", 1, St(22), b);
+  t.Ref(open);                                    // an open handle
+  t.Attach(t.root(), "c", 1, St(23), c);          // idle
+  auto names = t.IdleNames(10);
+  std::vector<std::string> got;
+  for (auto& [parent, name] : names) {
+    got.push_back(t.Path(parent) + (t.Path(parent) == "/" ? "" : "/") + name);
+    t.Unref(parent);
+  }
+  std::sort(got.begin(), got.end());
+  EXPECT_EQ(got, (std::vector<std::string>{"/c", "/d/a"}));  // not /d (its child), not /b
+  auto one = t.IdleNames(1);
+  ASSERT_EQ(one.size(), 1u);
+  t.Unref(one[0].first);
+  t.Unref(open);
 }
 
 }  // namespace ctrsnap::fs

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -15,6 +16,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/file_util.h"
@@ -74,13 +76,36 @@ struct Daemon {
   bool mounted = false;
   bool signals = false;
   std::string mountpoint;
+  std::thread shedder;
+  std::atomic<bool> stopping{false};
 
   ~Daemon() {
+    stopping = true;
+    if (shedder.joinable()) shedder.join();
     if (control) control->Stop();
     if (session) {
       if (signals) fuse_remove_signal_handlers(session);
       if (mounted) fuse_session_unmount(session);
       fuse_session_destroy(session);
+    }
+  }
+
+  // Each inode the kernel caches holds an O_PATH descriptor here. Past 3/4
+  // of RLIMIT_NOFILE the kernel is asked to drop idle cached names until
+  // about half is left (it then forgets their inodes), so that a tree larger
+  // than the limit (a million entries; 20000 where the limit cannot be
+  // raised) gives no EMFILE.
+  // FD_LIMIT: RLIMIT_NOFILE's soft limit, read before seccomp is on.
+  void ShedUnderDescriptorPressure(size_t fd_limit) {
+    const size_t high = fd_limit / 4 * 3, low = fd_limit / 2;
+    while (!stopping.load()) {
+      const size_t n = core->node_count();
+      if (n > high) {
+        size_t sent = core->ShedIdleEntries(n - low);
+        LogDebug("descriptor pressure: " + std::to_string(n) + " nodes, asked the kernel to drop " +
+                 std::to_string(sent) + " names");
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(n > high / 2 ? 20 : 200));
     }
   }
 
@@ -163,8 +188,14 @@ Status Setup(const FsOptions& o, Daemon& d) {
     d.handler = std::make_unique<FsControlHandler>(d.core.get(), d.journal.get());
     ASSIGN_OR_RETURN(d.control, ControlServer::Start(o.state, d.handler.get()));
   }
+  struct rlimit rl {};
+  const bool limited = ::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY;
   RETURN_IF_ERROR(DropCapabilities());
   RETURN_IF_ERROR(InstallSeccompFilter());
+  if (limited) {
+    const size_t fd_limit = static_cast<size_t>(rl.rlim_cur);
+    d.shedder = std::thread([&d, fd_limit] { d.ShedUnderDescriptorPressure(fd_limit); });
+  }
   return Status::Ok();
 }
 
