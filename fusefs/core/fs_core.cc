@@ -44,22 +44,21 @@ FsCore::~FsCore() {
   pthread_rwlock_destroy(&epoch_lock_);
 }
 
-size_t FsCore::ShedIdleEntries(size_t max) {
-  if (!invalidate_entry_) return 0;
-  auto names = table_->IdleNames(max);
-  for (auto& [parent, name] : names) {
+void FsCore::InvalidateNames(std::vector<std::pair<Node*, std::string>>* names) {
+  for (auto& [parent, name] : *names) {
     invalidate_entry_(IdOf(parent, table_->root()), name);
     table_->Unref(parent);
   }
+}
+
+size_t FsCore::ShedIdleEntries(size_t max) {
+  if (!invalidate_entry_) return 0;
+  auto names = table_->IdleNames(max);
+  InvalidateNames(&names);
   return names.size();
 }
 
-Result<int> FsCore::NodeFd(Node* n) {
-  const uint64_t cur = epoch_.load();
-  {
-    std::lock_guard<NodeMutex> l(n->mu);
-    if (n->epoch == cur) return n->fd.get();
-  }
+Result<UniqueFd> FsCore::OpenByName(Node* n, struct stat* st) {
   std::string name;
   bool detached = false;
   Node* p = table_->ParentLink(n, &name, &detached);
@@ -72,11 +71,21 @@ Result<int> FsCore::NodeFd(Node* n) {
   UniqueFd fd(::openat(*pfd, name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
   table_->Unref(p);
   if (!fd) return Status::FromErrno(errno == ENOENT ? ESTALE : errno, "re-resolve", name);
-  struct stat st;
-  if (::fstat(fd.get(), &st) != 0) return Errno("fstat", name);
-  if ((st.st_mode & S_IFMT) != n->type) {
+  if (::fstat(fd.get(), st) != 0) return Errno("fstat", name);
+  if ((st->st_mode & S_IFMT) != n->type) {
     return Status(Code::kNotFound, "re-resolve " + name + ": type changed", ESTALE);
   }
+  return fd;
+}
+
+Result<int> FsCore::NodeFd(Node* n) {
+  const uint64_t cur = epoch_.load();
+  {
+    std::lock_guard<NodeMutex> l(n->mu);
+    if (n->epoch == cur) return n->fd.get();
+  }
+  struct stat st;
+  ASSIGN_OR_RETURN(UniqueFd fd, OpenByName(n, &st));
   std::lock_guard<NodeMutex> l(n->mu);
   if (n->epoch != cur) {
     n->fd = std::move(fd);

@@ -186,6 +186,13 @@ class FsCore {
 
   // REQUIRES: epoch lock held (shared or exclusive).
   Result<int> NodeFd(Node* n);
+  // Opens N anew by its parent link in the current epoch (O_PATH), with its
+  // stat in *ST; ESTALE when it has no path, its name is gone or its type
+  // changed. REQUIRES: epoch lock held.
+  Result<UniqueFd> OpenByName(Node* n, struct stat* st);
+  // Tells the kernel to look each (parent, name) up again and drops the
+  // parent refs they came with. Outside every lock.
+  void InvalidateNames(std::vector<std::pair<Node*, std::string>>* names);
   // NodeFd, or for a node unlinked before a seal its old-epoch fd (see .cc).
   Result<int> NodeFdOrOrphan(Node* n, bool for_write);
   Result<FdRef> HandleFd(Handle* h, bool for_write);

@@ -51,23 +51,18 @@ void FsCore::ReresolveAfterNameLoss(Node* n) {
   // inode of the overlay (lower hard links get a node per name), so its fd
   // stays right, and retired fds would never be closed.
   if (n->type == S_IFDIR || !stack_->can_seal()) return;
-  std::string name;
-  bool detached = false;
-  Node* p = table_->ParentLink(n, &name, &detached);
-  if (!p) return;  // no name left: an orphan, its fd is all there is
-  auto pfd = NodeFd(p);
-  UniqueFd fd;
+  // No name left (an orphan: its fd is all there is) or none that opens:
+  // nothing better than the fd it has.
   struct stat st;
-  if (pfd.ok()) fd.reset(::openat(*pfd, name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
-  table_->Unref(p);
-  if (!fd || ::fstat(fd.get(), &st) != 0 || (st.st_mode & S_IFMT) != n->type) return;
+  auto fd = OpenByName(n, &st);
+  if (!fd.ok()) return;
   const uint64_t cur = epoch_.load();
   UniqueFd old;
   {
     std::lock_guard<NodeMutex> l(n->mu);
     if (n->epoch != cur) return;  // re-resolved by name at its next use anyway
     old = std::move(n->fd);
-    n->fd = std::move(fd);
+    n->fd = std::move(*fd);
   }
   table_->SetKey(n, cur, st);
   // Another operation in this epoch may hold the old fd's number.

@@ -195,10 +195,7 @@ Result<SealResult> FsCore::SealLocked(const std::string& label, std::vector<Comp
   const int64_t t2 = NowUs();
   pthread_rwlock_unlock(&epoch_lock_);
   retired.clear();  // nothing in flight used them when the lock was held
-  for (auto& [parent, name] : split) {
-    invalidate_entry_(IdOf(parent, table_->root()), name);
-    table_->Unref(parent);
-  }
+  InvalidateNames(&split);
 
   if (SyncFs(old_root.get()) != 0) LogWarn("seal: syncfs of the sealed epoch failed");
   // Nothing is looked up through the old epoch any more (nodes and handles

@@ -28,6 +28,12 @@ NodeTable::~NodeTable() {
   for (Node* n : all) delete n;
 }
 
+std::pair<Node*, std::string> NodeTable::SplitExtraKey(const std::string& key) {
+  Node* parent = nullptr;
+  std::memcpy(&parent, key.data(), sizeof(parent));
+  return {parent, key.substr(sizeof(parent))};
+}
+
 std::string NodeTable::ExtraKey(const Node* parent, std::string_view name) {
   std::string k(sizeof(parent), '\0');
   std::memcpy(k.data(), &parent, sizeof(parent));
@@ -73,9 +79,8 @@ bool NodeTable::PromoteExtraName(Node* node) {
     node->extra_names = false;
     return false;
   }
-  Node* parent = nullptr;
-  std::memcpy(&parent, it->first.data(), sizeof(parent));
-  node->name = it->first.substr(sizeof(parent));
+  auto [parent, name] = SplitExtraKey(it->first);
+  node->name = std::move(name);
   extra_names_.erase(it);
   node->parent = parent;
   ++parent->refs;
@@ -237,10 +242,8 @@ std::vector<std::pair<Node*, std::string>> NodeTable::TakeExtraNames() {
   if (extra_names_.empty()) return out;
   out.reserve(extra_names_.size());
   for (auto& [key, node] : extra_names_) {
-    Node* parent = nullptr;
-    std::memcpy(&parent, key.data(), sizeof(parent));
-    ++parent->refs;
-    out.emplace_back(parent, key.substr(sizeof(parent)));
+    out.push_back(SplitExtraKey(key));
+    ++out.back().first->refs;
     node->extra_names = false;
   }
   extra_names_.clear();

@@ -151,6 +151,7 @@ class NodeTable {
     }
   };
   static std::string ExtraKey(const Node* parent, std::string_view name);
+  static std::pair<Node*, std::string> SplitExtraKey(const std::string& key);  // its inverse
   // REQUIRES: mu_ held
   void MaybeFree(Node* node);
   void DropName(Node* node);

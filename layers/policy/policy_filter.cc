@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <functional>
 #include <cstring>
 #include <cerrno>
 #include <set>
@@ -399,25 +400,37 @@ void PolicyFilter::Memoize(const std::string& key, const ScanOutput& out) const 
   scan_memo_.emplace(key, out);
 }
 
-ContentResult PolicyFilter::EvaluateBuffer(const FilterEntry& e, std::string_view data) const {
+ContentResult PolicyFilter::Evaluate(
+    const FilterEntry& e, const std::function<std::string_view(std::string*)>& data) const {
+  const CompiledRule* elf = ElfCoreRuleFor(e);
+  const std::string key = ScanMemoKey(e);
+  // Another name of a hard-linked file already scanned: without a core-dump
+  // rule for this path its data need not even be read.
+  if (elf == nullptr) {
+    if (std::optional<ScanOutput> memo = MemoizedScan(key)) return FromScan(e, std::move(*memo));
+  }
+  std::string storage;
+  const std::string_view d = data(&storage);
   // Core dumps: nominated by name, confirmed by the ELF header.
-  if (const CompiledRule* c = ElfCoreRuleFor(e);
-      c != nullptr && IsElfCore(data) && !Allowed(e.path, c->rule->id, "")) {
+  if (elf != nullptr && IsElfCore(d) && !Allowed(e.path, elf->rule->id, "")) {
     ContentResult r;
-    FilterFinding f{c->rule->id, kKindCache, e.path, 0, "", c->rule->reason, e.size,
+    FilterFinding f{elf->rule->id, kKindCache, e.path, 0, "", elf->rule->reason, e.size,
                     policy_.ActionFor(kKindCache)};
     Escalate(&r.decision, f.action);
     r.decision.findings.push_back(std::move(f));
     r.fingerprints.emplace_back();
     return r;
   }
-  const std::string key = ScanMemoKey(e);
-  std::optional<ScanOutput> out = MemoizedScan(key);
+  std::optional<ScanOutput> out = elf != nullptr ? MemoizedScan(key) : std::nullopt;
   if (!out) {
-    out = detector_->Scan(data, e.path);
+    out = detector_->Scan(d, e.path);
     Memoize(key, *out);
   }
   return FromScan(e, std::move(*out));
+}
+
+ContentResult PolicyFilter::EvaluateBuffer(const FilterEntry& e, std::string_view data) const {
+  return Evaluate(e, [data](std::string*) { return data; });
 }
 
 ContentResult PolicyFilter::FromScan(const FilterEntry& e, ScanOutput out) const {
@@ -450,15 +463,10 @@ ContentResult PolicyFilter::FromScan(const FilterEntry& e, ScanOutput out) const
 
 ContentResult PolicyFilter::EvaluateFd(const FilterEntry& e, int fd) const {
   const uint64_t limit = policy_.max_file_bytes;
-  // Another name of a hard-linked file already scanned: no need to read it.
-  ContentResult r;
-  std::optional<ScanOutput> memo;
-  if (ElfCoreRuleFor(e) == nullptr) memo = MemoizedScan(ScanMemoKey(e));
-  if (memo) {
-    r = FromScan(e, std::move(*memo));
-  } else {
-    r = EvaluateBuffer(e, ReadPrefix(fd, std::min<uint64_t>(e.size, limit)));
-  }
+  ContentResult r = Evaluate(e, [&](std::string* storage) {
+    *storage = ReadPrefix(fd, std::min<uint64_t>(e.size, limit));
+    return std::string_view(*storage);
+  });
   if (e.size > limit) {
     FilterFinding f{"limit.file-size", kKindScanLimit, e.path, 0, "",
                     "only the first " + std::to_string(limit) + " of " + std::to_string(e.size) +

@@ -18,6 +18,7 @@
 // keep-and-report > keep). Thread-safe after construction.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -80,6 +81,10 @@ class PolicyFilter final : public FileFilter {
   bool Allowed(const std::string& path, const std::string& rule, const std::string& fp) const;
   // The elf-core rule whose globs match E's path, or null.
   const CompiledRule* ElfCoreRuleFor(const FilterEntry& e) const;
+  // EvaluateBuffer and EvaluateFd: DATA gives E's bytes (kept in its
+  // argument if it must), called at most once and only when needed.
+  ContentResult Evaluate(const FilterEntry& e,
+                         const std::function<std::string_view(std::string*)>& data) const;
   // Findings for E from the detector's OUT (what EvaluateBuffer adds to it).
   ContentResult FromScan(const FilterEntry& e, ScanOutput out) const;
   // Memo of scans of hard-linked files (FilterEntry::link_ino): one scan per

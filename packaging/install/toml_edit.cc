@@ -77,36 +77,6 @@ bool IsBlank(std::string_view s) { return IndentOf(s) == s.size(); }
 
 bool IsOurs(std::string_view line) { return RTrim(line).ends_with(kAddedMarker); }
 
-// The text as lines, and whether it ended with a newline.
-struct Lines {
-  std::vector<std::string> lines;
-  bool trailing_newline = true;
-
-  static Lines Split(std::string_view text) {
-    Lines l;
-    size_t pos = 0;
-    while (pos < text.size()) {
-      size_t nl = text.find('\n', pos);
-      if (nl == std::string_view::npos) {
-        l.lines.emplace_back(text.substr(pos));
-        l.trailing_newline = false;
-        break;
-      }
-      l.lines.emplace_back(text.substr(pos, nl - pos));
-      pos = nl + 1;
-    }
-    return l;
-  }
-  std::string Join() const {
-    std::string out;
-    for (size_t i = 0; i < lines.size(); ++i) {
-      out += lines[i];
-      if (i + 1 < lines.size() || trailing_newline) out += '\n';
-    }
-    return out;
-  }
-};
-
 struct Header {
   size_t index;  // line index
   TomlPath path;

@@ -131,13 +131,8 @@ Status CheckTomlPlusPlus33Safe(std::string_view text, const std::string& source)
   // parse_table_header() calls parse_key() on whatever follows "[" or "[["
   // and blanks; parse_key() asserts it is a bare-key character or a quote
   // ("[\x1a", "[=]").
-  std::vector<std::string> lines;
-  for (size_t start = 0; start <= text.size();) {
-    size_t nl = text.find('\n', start);
-    if (nl == std::string_view::npos) nl = text.size();
-    lines.emplace_back(text.substr(start, nl - start));
-    start = nl + 1;
-  }
+  const Lines split = Lines::Split(text);
+  const std::vector<std::string>& lines = split.lines;
   std::string error;
   ForEachTableHeaderLine(lines, [&](size_t n, std::string_view header) {
     if (!error.empty()) return;
@@ -145,7 +140,7 @@ Status CheckTomlPlusPlus33Safe(std::string_view text, const std::string& source)
     if (i < header.size() && header[i] == '[') i = SkipBlank(header, i + 1);
     // At the very end of the document toml++ reports the cut-short header
     // itself; at the end of a line it asserts on the line break.
-    if (i >= header.size() && n + 1 == lines.size()) return;
+    if (i >= header.size() && n + 1 == lines.size() && !split.trailing_newline) return;
     const char c = i < header.size() ? header[i] : '\n';
     if (IsBareKeyChar(c) || c == '"' || c == '\'' || c == ']') return;
     const size_t col = lines[n].size() - header.size() + i + 1;

@@ -3,7 +3,8 @@
 // into an optimizer assumption) on some malformed documents. Each guard is a
 // finding of fuzz_engine_install; the document is refused with where and why
 // before toml++ sees it. Also the scanner of table-header lines that the
-// guards and the line-preserving editor (toml_edit.cc) share.
+// guards and the line-preserving editor (toml_edit.cc) share, with its line
+// splitting.
 #pragma once
 
 #include <cstddef>
@@ -15,6 +16,36 @@
 #include "common/status.h"
 
 namespace ctrsnap::install {
+
+// The text as lines, and whether it ended with a newline.
+struct Lines {
+  std::vector<std::string> lines;
+  bool trailing_newline = true;
+
+  static Lines Split(std::string_view text) {
+    Lines l;
+    size_t pos = 0;
+    while (pos < text.size()) {
+      size_t nl = text.find('\n', pos);
+      if (nl == std::string_view::npos) {
+        l.lines.emplace_back(text.substr(pos));
+        l.trailing_newline = false;
+        break;
+      }
+      l.lines.emplace_back(text.substr(pos, nl - pos));
+      pos = nl + 1;
+    }
+    return l;
+  }
+  std::string Join() const {
+    std::string out;
+    for (size_t i = 0; i < lines.size(); ++i) {
+      out += lines[i];
+      if (i + 1 < lines.size() || trailing_newline) out += '\n';
+    }
+    return out;
+  }
+};
 
 // Calls FN(line index, the line from its '[') for each line of LINES that
 // starts with a table header, skipping lines inside multi-line strings and

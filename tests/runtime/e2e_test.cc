@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <cstdlib>
 #include <fstream>
 #include <thread>
 
@@ -17,18 +16,10 @@
 namespace ctrsnap::testing {
 namespace {
 
-std::string Env(const char* name) {
-  const char* v = std::getenv(name);  // NOLINT(concurrency-mt-unsafe)
-  return v != nullptr ? v : "";
-}
-
 class EngineTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (Env("CTRSNAP_TEST_SERVICES").empty()) {
-      GTEST_SKIP() << "CTRSNAP_TEST_SERVICES unset: start tests/services.sh and eval its env";
-    }
-    if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+    if (std::string why = EngineSuiteUnavailable(); !why.empty()) GTEST_SKIP() << why;
     state_root_ = Env("CTRSNAP_ROOT");
     ASSERT_FALSE(state_root_.empty()) << "services.sh env sets CTRSNAP_ROOT for the engines";
     tmp_ = MakeTempDir("e2e");
@@ -41,8 +32,7 @@ class EngineTest : public ::testing::Test {
   void TearDown() override {
     if (!tmp_.empty()) (void)RemoveTree(tmp_);
   }
-  // Docker's client from Debian (a newer one in /usr/local/bin shadows it).
-  static std::string Docker() { return "PATH=/usr/sbin:/usr/bin:$PATH docker"; }
+  static std::string Docker() { return DockerCommand(); }
   std::string Ctr() const {
     return "ctr -a " + Env("CONTAINERD_ADDRESS") + " -n " +
            (Env("CONTAINERD_NAMESPACE").empty() ? "ctrsnap-test" : Env("CONTAINERD_NAMESPACE"));

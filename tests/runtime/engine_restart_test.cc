@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <cstdlib>
 #include <thread>
 
 #include "common/file_util.h"
@@ -18,11 +17,6 @@
 namespace ctrsnap::testing {
 namespace {
 
-std::string Env(const char* name) {
-  const char* v = std::getenv(name);  // NOLINT(concurrency-mt-unsafe)
-  return v != nullptr ? v : "";
-}
-
 std::string Trim(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
   return s;
@@ -31,10 +25,7 @@ std::string Trim(std::string s) {
 class EngineRestartTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (Env("CTRSNAP_TEST_SERVICES").empty()) {
-      GTEST_SKIP() << "CTRSNAP_TEST_SERVICES unset: start tests/services.sh and eval its env";
-    }
-    if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+    if (std::string why = EngineSuiteUnavailable(); !why.empty()) GTEST_SKIP() << why;
     state_root_ = Env("CTRSNAP_ROOT");
     ASSERT_FALSE(state_root_.empty());
     services_ = Env("CTRSNAP_SOURCE_DIR") + "/tests/services.sh";
@@ -54,7 +45,7 @@ class EngineRestartTest : public ::testing::Test {
     if (!id_.empty()) (void)RemoveTree(state_root_ + "/" + id_);
     if (!tmp_.empty()) (void)RemoveTree(tmp_);
   }
-  static std::string Docker() { return "PATH=/usr/sbin:/usr/bin:$PATH docker"; }
+  static std::string Docker() { return DockerCommand(); }
   CmdResult D(const std::string& args, int timeout_s = 120) { return Sh(Docker() + " " + args, timeout_s); }
   // The engine answers again after a restart (dockerd reconnects to a
   // restarted containerd on its own, within seconds).

@@ -42,10 +42,20 @@ CmdResult Sh(const std::string& cmd, int timeout_s) {
   return r;
 }
 
-static std::string Env(const char* name) {
+std::string Env(const char* name) {
   const char* v = std::getenv(name);  // NOLINT(concurrency-mt-unsafe)
   return v != nullptr ? v : "";
 }
+
+std::string EngineSuiteUnavailable() {
+  if (Env("CTRSNAP_TEST_SERVICES").empty()) {
+    return "CTRSNAP_TEST_SERVICES unset: start tests/services.sh and eval its env";
+  }
+  if (::geteuid() != 0) return "needs root";
+  return "";
+}
+
+std::string DockerCommand() { return "PATH=/usr/sbin:/usr/bin:$PATH docker"; }
 
 std::string BinDir() {
   std::string d = Env("CTRSNAP_BIN_DIR");

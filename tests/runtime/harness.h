@@ -18,6 +18,7 @@ struct CmdResult {
 // Runs CMD with bash -c, with a timeout (seconds), capturing output.
 CmdResult Sh(const std::string& cmd, int timeout_s = 120);
 
+std::string Env(const char* name);  // "" when unset
 std::string BinDir();     // $CTRSNAP_BIN_DIR, else build/bin beside the test
 std::string SourceDir();  // $CTRSNAP_SOURCE_DIR
 std::string MakeTempDir(const std::string& tag);
@@ -44,5 +45,13 @@ std::vector<std::string> GenerationsHolding(const std::string& state, const std:
 std::string MountTypeAt(const std::string& path);
 
 std::string ShellQuote(const std::string& s);
+
+// Why the engine suites (real dockerd, containerd, registry) cannot run
+// here, "" when they can: they need tests/services.sh's private services
+// (CTRSNAP_TEST_SERVICES, from its env) and root.
+std::string EngineSuiteUnavailable();
+// Debian's docker client as a shell command (a newer one in /usr/local/bin
+// shadows it and may refuse Debian's dockerd).
+std::string DockerCommand();
 
 }  // namespace ctrsnap::testing
