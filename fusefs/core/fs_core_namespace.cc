@@ -21,6 +21,16 @@ Status CheckName(std::string_view name) {
   return Status::Ok();
 }
 
+// NAME in PFD and NEWNAME in NPFD are two names of one non-directory file
+// with several links (the overlay gives both the same st_dev and st_ino).
+bool SameHardLinkedFile(int pfd, const std::string& name, int npfd, const std::string& newname) {
+  struct stat a, b;
+  if (::fstatat(npfd, newname.c_str(), &b, AT_SYMLINK_NOFOLLOW) != 0) return false;
+  if (S_ISDIR(b.st_mode) || b.st_nlink < 2) return false;
+  if (::fstatat(pfd, name.c_str(), &a, AT_SYMLINK_NOFOLLOW) != 0) return false;
+  return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 }  // namespace
 
 Result<Node*> FsCore::ChildNode(Node* parent, int parent_fd, std::string_view name) {
@@ -217,6 +227,19 @@ Status FsCore::Rename(const Caller& c, uint64_t parent, std::string_view name,
   }
   std::string s(name), ns(newname);
   std::string from = sink_ ? ChildPath(p, name) : std::string();
+  if (flags == 0 && SameHardLinkedFile(pfd, s, npfd, ns)) {
+    // POSIX: renaming a name over another name of the same file does nothing.
+    // The kernel only skips it when both names are one nodeid; the names of a
+    // file linked in a sealed generation are separate nodes (the overlay's
+    // lower hard links, index=off), and the overlay would do the rename:
+    // copy up the source and drop the other name. The table follows what the
+    // kernel believes (the source's node now under the target name, the
+    // source name unknown, so its next lookup finds it again).
+    table_->Renamed(p, name, np, newname);
+    if (victim) ReresolveAfterNameLoss(victim);
+    unref();
+    return Status::Ok();
+  }
   if (::renameat2(pfd, s.c_str(), npfd, ns.c_str(), flags) != 0) {
     Status err = Errno("rename", name);
     unref();
