@@ -8,6 +8,7 @@
 
 #include <cerrno>
 
+#include "common/log.h"
 #include "fusefs/core/fs_core_internal.h"
 
 namespace ctrsnap::fs {
@@ -172,7 +173,12 @@ Result<Entry> FsCore::Lookup(uint64_t parent, std::string_view name) {
   EpochReadLock l(&epoch_lock_);
   Node* p = NodeOf(parent);
   ASSIGN_OR_RETURN(int pfd, NodeFd(p));
-  return LookupAt(p, pfd, name);
+  auto r = LookupAt(p, pfd, name);
+  if (!r.ok() && ProcessLogger().Enabled(LogLevel::kTrace)) {
+    LogTrace("lookup " + ChildPath(p, name) + " in epoch " + std::to_string(epoch_.load()) +
+             ": " + r.status().ToString());
+  }
+  return r;
 }
 
 void FsCore::Forget(uint64_t node, uint64_t nlookup) {

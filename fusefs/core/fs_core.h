@@ -170,6 +170,10 @@ class FsCore {
   // descriptors close: what keeps a tree larger than RLIMIT_NOFILE usable.
   // Call from a thread that serves no FUSE request. Returns the names sent.
   size_t ShedIdleEntries(size_t max);
+  // Closes the fds replaced while operations could still use them (blocks
+  // operations for that moment). A seal does it too; without seals the
+  // daemon calls it now and then.
+  void CloseRetiredFds();
   // Writes the live generation's data to disk (syncfs of the overlay).
   Status SyncLive();
 
@@ -205,6 +209,9 @@ class FsCore {
   // file are separate overlay inodes (index=off), so using it would change
   // (copy up) a deleted name instead of the one the caller used.
   void ReresolveAfterNameLoss(Node* n);
+  // Replaces N's fd by one opened by its own name in the current epoch (the
+  // old one is retired); KEY: enter it in the table under that file's key.
+  void ReopenByOwnName(Node* n, bool key);
   Result<Node*> ChildNode(Node* parent, int parent_fd, std::string_view name);
   std::string ChildPath(Node* parent, std::string_view name);
   void Record(MutationOp op, std::string path, uint64_t ino, const Caller& c, uint64_t off = 0,
@@ -231,7 +238,7 @@ class FsCore {
   std::mutex seal_mu_;   // one seal at a time; before epoch_lock_
 
   // Fds replaced while operations may still use them (ReresolveAfterNameLoss);
-  // closed at the next seal, when nothing is in flight.
+  // closed at the next seal or CloseRetiredFds, when nothing is in flight.
   std::mutex retired_mu_;
   std::vector<UniqueFd> retired_fds_;  // (retired_mu_)
 

@@ -59,8 +59,12 @@ Status FsCore::ReopenHandlesOf(Node* n) {
 void FsCore::ReresolveAfterNameLoss(Node* n) {
   // Directories have one name. Without seals every name a node has is one
   // inode of the overlay (lower hard links get a node per name), so its fd
-  // stays right, and retired fds would never be closed.
+  // stays right.
   if (n->type == S_IFDIR || !stack_->can_seal()) return;
+  ReopenByOwnName(n, /*key=*/true);
+}
+
+void FsCore::ReopenByOwnName(Node* n, bool key) {
   // No name left (an orphan: its fd is all there is) or none that opens:
   // nothing better than the fd it has.
   struct stat st;
@@ -74,10 +78,24 @@ void FsCore::ReresolveAfterNameLoss(Node* n) {
     old = std::move(n->fd);
     n->fd = std::move(*fd);
   }
-  table_->SetKey(n, cur, st);
+  if (key) table_->SetKey(n, cur, st);
   // Another operation in this epoch may hold the old fd's number.
   std::lock_guard<std::mutex> rl(retired_mu_);
   retired_fds_.push_back(std::move(old));
+}
+
+void FsCore::CloseRetiredFds() {
+  {
+    std::lock_guard<std::mutex> rl(retired_mu_);
+    if (retired_fds_.empty()) return;
+  }
+  std::vector<UniqueFd> retired;
+  pthread_rwlock_wrlock(&epoch_lock_);  // nothing in flight uses them once held
+  {
+    std::lock_guard<std::mutex> rl(retired_mu_);
+    retired.swap(retired_fds_);
+  }
+  pthread_rwlock_unlock(&epoch_lock_);
 }
 
 Result<Entry> FsCore::Mknod(const Caller& c, uint64_t parent, std::string_view name, mode_t mode,
@@ -235,7 +253,14 @@ Status FsCore::Rename(const Caller& c, uint64_t parent, std::string_view name,
     // copy up the source and drop the other name. The table follows what the
     // kernel believes (the source's node now under the target name, the
     // source name unknown, so its next lookup finds it again).
+    // The source's node must act on the target name from now on (its fd is
+    // on the source name's overlay inode: one per name of a lower file).
+    Node* moved = table_->FindChild(p, name);
     table_->Renamed(p, name, np, newname);
+    if (moved) {
+      if (moved != victim) ReopenByOwnName(moved, /*key=*/false);
+      table_->Unref(moved);
+    }
     if (victim) ReresolveAfterNameLoss(victim);
     unref();
     return Status::Ok();

@@ -105,6 +105,7 @@ struct Daemon {
         LogDebug("descriptor pressure: " + std::to_string(n) + " nodes, asked the kernel to drop " +
                  std::to_string(sent) + " names");
       }
+      core->CloseRetiredFds();
       std::this_thread::sleep_for(std::chrono::milliseconds(n > high / 2 ? 20 : 200));
     }
   }

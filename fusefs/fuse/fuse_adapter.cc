@@ -27,7 +27,8 @@ Caller CallerOf(fuse_req_t req) {
 // EIO, ESTALE and EXDEV never come from a healthy overlay for a request the
 // kernel let through: they are ctrsnap-fs's own refusals or failures, and the
 // reason (operation, path, errno) would otherwise be lost in one errno.
-// Other failures (but the everyday ENOENT and ENODATA) at log_level=debug.
+// Other failures (but the everyday ENOENT and ENODATA) at log_level=debug,
+// those too at log_level=trace.
 // At most kMaxFailureLogsPerMinute such lines a minute: the container can
 // provoke them at will and must not fill the disk with the daemon's log.
 constexpr int kMaxFailureLogsPerMinute = 100;
@@ -47,6 +48,8 @@ int Err(const Status& st) {
     LogWarn("request failed: " + st.ToString());
   } else if (e != ENOENT && e != ENODATA && ProcessLogger().Enabled(LogLevel::kDebug)) {
     LogDebug("request failed: " + st.ToString());
+  } else if (ProcessLogger().Enabled(LogLevel::kTrace)) {
+    LogTrace("request failed: " + st.ToString());
   }
   return e;
 }

@@ -2,12 +2,13 @@
 # soak_worker against a bare ctrsnap-fs mount (no runc), sealing every second;
 # then checks the generations on disk, through kernel overlayfs, against the
 # worker's MANIFEST (what it read back through the mount at the end).
+# FS_OPTS: more -o options of ctrsnap-fs (log_level=trace logs every failed request).
 # usage: SOAK_WORKER=build/bin/soak_worker tests/soak/fs_only.sh build/bin/ctrsnap-fs SECONDS SEED
 set -u
 FS=$1; SECS=$2; SEED=$3
 HERE=$(cd "$(dirname "$0")" && pwd)
 D=$(mktemp -d /tmp/fsfix-run-XXXX); mkdir -p $D/lower $D/mnt $D/oracle
-$FS -o lowerdir=$D/lower,state=$D/state $D/mnt || exit 1
+$FS -o lowerdir=$D/lower,state=$D/state${FS_OPTS:+,$FS_OPTS} $D/mnt || exit 1
 seal() { python3 -c "
 import socket,sys
 s=socket.socket(socket.AF_UNIX); s.connect('$D/state/control.sock'); s.sendall(b'{\"op\":\"seal\",\"v\":1}\n'); print(s.recv(4096)[:60])"; }
@@ -22,5 +23,6 @@ lowers=$(ls $D/state/gen | sort -rn | sed "s|.*|$D/state/gen/&/upper|" | paste -
 mount -t overlay overlay -o ro,lowerdir=$lowers:$D/lower,redirect_dir=follow,metacopy=on $D/oracle || exit 1
 python3 "$HERE/check_manifest.py" $D/oracle/work; rc=$?
 umount $D/oracle
+echo "run directory: $D"
 grep -q "^rc 0" $D/out && exit $rc
 exit 1

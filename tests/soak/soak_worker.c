@@ -11,9 +11,10 @@
  *
  * Hard links follow Docker's overlay2 semantics, which ctrsnap-fs shares
  * (fusefs/core/overlay_mount.cc, index=off): once a generation is sealed,
- * copying up one name of a hard-linked file breaks the link. So a file is
- * written, chmod-ed or chown-ed only while it has a single name, and nlink is
- * not checked.
+ * copying up one name of a hard-linked file breaks the link, and link(2) and
+ * rename(2) of a name copy it up. So a file is written, chmod-ed or chown-ed
+ * only while it has a single name (the names of an object then hold the same
+ * content, one file or not), and nlink is not checked.
  *
  * Every operation is checked against an in-memory model. At the end every
  * name is verified (type, mode, owner, content, link target, no extra
@@ -61,7 +62,13 @@ static void Fail(const char* fmt, ...) {
   vsnprintf(buf, sizeof buf, fmt, ap);
   va_end(ap);
   if (g_errors++ == 0) snprintf(g_first_error, sizeof g_first_error, "%s", buf);
-  fprintf(stderr, "soak_worker: %s\n", buf);
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  struct tm tm;
+  gmtime_r(&ts.tv_sec, &tm);
+  /* UTC, as the daemon's log, to find the failure there */
+  fprintf(stderr, "soak_worker: %02d:%02d:%02d.%06ld %s\n", tm.tm_hour, tm.tm_min, tm.tm_sec,
+          ts.tv_nsec / 1000, buf);
 }
 
 static uint64_t Fnv(const unsigned char* p, size_t n) {
@@ -255,11 +262,22 @@ static void SmallOp(void) {
     DropName(a);
   } else if (op < 70) { /* rename a over b */
     if (g_name_obj[a] < 0 || a == b) return;
+    /* Two names of one object of the model may be two files by now: link(2)
+     * and rename(2) of a name of a sealed hard-linked file copy it up, which
+     * breaks the link (overlay2, see the top). */
+    int one_file = 0;
+    if (g_name_obj[b] == g_name_obj[a]) {
+      struct stat sa, sb;
+      one_file = lstat(pa, &sa) == 0 && lstat(pb, &sb) == 0 && sa.st_dev == sb.st_dev &&
+                 sa.st_ino == sb.st_ino;
+    }
     if (rename(pa, pb) != 0) {
       Fail("rename %s %s: %s", pa, pb, strerror(errno));
       return;
     }
-    if (g_name_obj[b] == g_name_obj[a]) { /* same inode: rename is a no-op */
+    if (one_file) return; /* POSIX: a no-op */
+    if (g_name_obj[b] == g_name_obj[a]) { /* B is now A's copy: same content */
+      DropName(a);
       return;
     }
     DropName(b);
