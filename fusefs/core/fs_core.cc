@@ -198,7 +198,19 @@ Result<struct stat> FsCore::SetAttr(const Caller& c, uint64_t node, const struct
                                     int bits, uint64_t fh) {
   EpochReadLock l(&epoch_lock_);
   Node* n = NodeOf(node);
-  ASSIGN_OR_RETURN(int nfd, NodeFdOrOrphan(n, /*for_write=*/true));
+  auto nfd_or = NodeFdOrOrphan(n, /*for_write=*/true);
+  constexpr int kTimes = kSetAtime | kSetMtime | kSetAtimeNow | kSetMtimeNow;
+  if (!nfd_or.ok() && nfd_or.status().code() == Code::kPermissionDenied && !(bits & ~kTimes)) {
+    // With the writeback cache the kernel sends a file's cached times after
+    // each unlink of it, also of its last name. A file of a sealed generation
+    // that has no name in the live tree keeps its sealed times: nothing to
+    // change, and not an error (the kernel would record it against the whole
+    // mount: syncfs(2) on it then fails with EIO).
+    ASSIGN_OR_RETURN(int ofd, NodeFdOrOrphan(n, /*for_write=*/false));
+    return StatNode(n, ofd);
+  }
+  if (!nfd_or.ok()) return nfd_or.status();
+  const int nfd = *nfd_or;
   FdRef hfd;
   if (fh != 0) {
     ASSIGN_OR_RETURN(hfd, HandleFd(HandleOf(fh), /*for_write=*/(bits & kSetSize) != 0));
