@@ -61,13 +61,14 @@ Result<Config> Config::Parse(std::string_view text, const std::string& source) {
     return Status::InvalidArgument(source + ": malformed JSON: " + e.what());
   }
   RETURN_IF_ERROR(CheckKeys(j, {"runtime", "state_root", "fs_binary", "hook_binary", "log_level",
-                                "retention", "gpu", "snapshot"},
+                                "fs_writeback_cache", "retention", "gpu", "snapshot"},
                             source));
   RETURN_IF_ERROR(Get(j, "runtime", &c.runtime, source));
   RETURN_IF_ERROR(Get(j, "state_root", &c.state_root, source));
   RETURN_IF_ERROR(Get(j, "fs_binary", &c.fs_binary, source));
   RETURN_IF_ERROR(Get(j, "hook_binary", &c.hook_binary, source));
   RETURN_IF_ERROR(Get(j, "log_level", &c.log_level, source));
+  RETURN_IF_ERROR(Get(j, "fs_writeback_cache", &c.fs_writeback_cache, source));
   if (j.contains("retention")) {
     const std::string where = source + ": retention";
     RETURN_IF_ERROR(CheckKeys(j["retention"], {"keep_exited", "max_bytes"}, where));
@@ -124,6 +125,7 @@ std::string Config::ToJson() const {
             {"fs_binary", fs_binary},
             {"hook_binary", hook_binary},
             {"log_level", log_level},
+            {"fs_writeback_cache", fs_writeback_cache},
             {"retention", {{"keep_exited", retention.keep_exited}, {"max_bytes", retention.max_bytes}}},
             {"gpu",
              {{"mode", GpuModeName(gpu.mode)},

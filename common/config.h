@@ -32,6 +32,8 @@ struct Config {
   std::string fs_binary;
   std::string hook_binary;
   std::string log_level = "info";
+  // ctrsnap-fs -o writeback_cache=on|off for the containers it starts.
+  bool fs_writeback_cache = true;
   struct Retention {
     uint64_t keep_exited = 10;
     uint64_t max_bytes = 10ULL << 30;

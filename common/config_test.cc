@@ -16,7 +16,8 @@ TEST(ConfigTest, DefaultsWhenEmptyObject) {
 TEST(ConfigTest, ReadsEveryKeyAndRoundTrips) {
   auto c = Config::Parse(
       R"({"runtime":"crun","gpu":{"mode":"cdi","cdi_spec_dirs":["/x"]},
-          "retention":{"keep_exited":3},"snapshot":{"compression":"zstd"}})",
+          "retention":{"keep_exited":3},"snapshot":{"compression":"zstd"},
+          "fs_writeback_cache":false})",
       "cfg");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->runtime, "crun");
@@ -26,6 +27,9 @@ TEST(ConfigTest, ReadsEveryKeyAndRoundTrips) {
   auto again = Config::Parse(c->ToJson(), "again");
   ASSERT_TRUE(again.ok()) << again.status().ToString();
   EXPECT_EQ(again->snapshot.compression, "zstd");
+  EXPECT_FALSE(again->fs_writeback_cache);
+  EXPECT_TRUE(Config::Parse("{}", "cfg")->fs_writeback_cache);
+  EXPECT_FALSE(Config::Parse(R"({"fs_writeback_cache":"no"})", "f").ok());
 }
 
 TEST(ConfigTest, ErrorsNameFileKeyAndLine) {

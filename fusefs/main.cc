@@ -16,8 +16,9 @@ static const char kUsage[] =
     "\n"
     "  -f            stay in the foreground\n"
     "  -d            debug: foreground and log every request\n"
-    "  -o OPTIONS    lowerdir=, upperdir=, workdir=, state=, log_level=, plus FUSE mount options\n"
-    "                (allow_other, ro, fsname=, ...); fuse-overlayfs-only options are ignored\n"
+    "  -o OPTIONS    lowerdir=, upperdir=, workdir=, state=, log_level=, writeback_cache=on|off,\n"
+    "                plus FUSE mount options (allow_other, ro, fsname=, ...); fuse-overlayfs-only\n"
+    "                options are ignored\n"
     "  -h, --help    this text\n"
     "  -V, --version print the version\n";
 

@@ -129,7 +129,8 @@ Status StartFsDaemon(const FsLaunch& launch) {
   }
   ASSIGN_OR_RETURN(std::string lower_view, BindLowerView(launch.lowerdir, launch.state_dir));
   std::vector<std::string> argv = {launch.fs_binary, "-o",
-                                   "lowerdir=" + lower_view + ",state=" + launch.state_dir,
+                                   "lowerdir=" + lower_view + ",state=" + launch.state_dir +
+                                       (launch.writeback_cache ? "" : ",writeback_cache=off"),
                                    launch.mountpoint};
   DetachOptions opts;
   opts.stderr_path = layout::DaemonLogPath(launch.state_dir);

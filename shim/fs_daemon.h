@@ -23,6 +23,7 @@ struct FsLaunch {
   std::string lowerdir;
   std::string state_dir;
   std::string mountpoint;
+  bool writeback_cache = true;  // false: -o writeback_cache=off
   int timeout_ms = 30000;
 };
 

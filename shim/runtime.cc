@@ -169,7 +169,7 @@ Result<Prepared> PrepareCreate(const RuncArgs& args, const WrapperEnv& env) {
     if (env.fs_binary.empty()) {
       return Status::NotFound("ctrsnap-fs not found (set fs_binary in the config)");
     }
-    FsLaunch launch{env.fs_binary, rootfs, state.path, rootfs};
+    FsLaunch launch{env.fs_binary, rootfs, state.path, rootfs, env.config.fs_writeback_cache};
     RETURN_IF_ERROR(StartFsDaemon(launch).WithContext("start ctrsnap-fs on " + rootfs));
   }
   out.wrapped = true;

@@ -6,6 +6,7 @@
 # that row too. The docker row
 # needs a reachable daemon (DOCKER_HOST, e.g. tests/services.sh start + env);
 # without one it is skipped with a message. Run as root.
+# FS_OPTS: more -o options of ctrsnap-fs (e.g. writeback_cache=off).
 set -eu
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH
 BIN=$(cd "${1:?usage: run.sh BIN_DIR [SECONDS]}" && pwd); SECS=${2:-10}
@@ -22,8 +23,8 @@ cleanup() {
 }
 trap cleanup EXIT
 mkdir -p "$W/lower/etc" "$W/mnt"; echo x > "$W/lower/etc/x"
-"$BIN/ctrsnap-fs" -o "lowerdir=$W/lower,state=$W/state" "$W/mnt"
-echo "# ctrsnap-fs on $(df --output=fstype "$W" | tail -1) ($W), kernel $(uname -r), ${SECS}s per phase"
+"$BIN/ctrsnap-fs" -o "lowerdir=$W/lower,state=$W/state${FS_OPTS:+,$FS_OPTS}" "$W/mnt"
+echo "# ctrsnap-fs${FS_OPTS:+ -o $FS_OPTS} on $(df --output=fstype "$W" | tail -1) ($W), kernel $(uname -r), ${SECS}s per phase"
 "$BIN/ctrsnap-sealbench" "$W/mnt" "$W/state" "$SECS"
 fusermount3 -u "$W/mnt"
 

@@ -68,6 +68,12 @@ Status ApplyOption(const std::string& opt, FsOptions& o) {
     o.state = value("state=");
   } else if (StartsWith(opt, "log_level=")) {
     o.log_level = value("log_level=");
+  } else if (StartsWith(opt, "writeback_cache=")) {
+    const std::string v = value("writeback_cache=");
+    if (v != "on" && v != "off") {
+      return Status::InvalidArgument("-o writeback_cache= takes on or off, not '" + v + "'");
+    }
+    o.writeback_cache = v == "on";
   } else if (opt == "debug") {
     o.debug = true;
   } else if (Contains(kFuseFlags, opt) || HasPrefixIn(kFusePrefixes, opt)) {

@@ -28,6 +28,11 @@ struct FsOptions {
   bool help = false;
   bool version = false;
   std::string log_level = "info";
+  // The kernel's writeback cache (-o writeback_cache=off disables it): small
+  // writes are cached and coalesced, at the price of a seal flushing every
+  // dirty page of the mount first (a streaming writer's neighbours then wait
+  // behind that flush: bench/seal).
+  bool writeback_cache = true;
   // Options forwarded to libfuse ("-o" items), in order.
   std::vector<std::string> fuse_options;
   // fuse-overlayfs options accepted for compatibility but ignored.

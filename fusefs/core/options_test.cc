@@ -26,6 +26,18 @@ TEST(Options, StateMode) {
   EXPECT_FALSE(r->foreground);
 }
 
+TEST(Options, WritebackCache) {
+  auto r = ParseCommandLine({"-o", "lowerdir=/l,state=/s", "/m"});
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->writeback_cache);
+  r = ParseCommandLine({"-o", "lowerdir=/l,state=/s,writeback_cache=off", "/m"});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_FALSE(r->writeback_cache);
+  r = ParseCommandLine({"-o", "lowerdir=/l,state=/s,writeback_cache=0", "/m"});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("writeback_cache"), std::string::npos);
+}
+
 TEST(Options, MountHelperSourceArgument) {
   auto r = ParseCommandLine({"overlay", "/m", "-o", "lowerdir=/l,state=/s"});
   ASSERT_TRUE(r.ok()) << r.status().ToString();

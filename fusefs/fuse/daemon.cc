@@ -181,6 +181,7 @@ Status Setup(const FsOptions& o, Daemon& d) {
     if (d.session) (void)fuse_lowlevel_notify_inval_entry(d.session, parent, name.c_str(), name.size());
   });
   d.fuse_ctx.core = d.core.get();
+  d.fuse_ctx.options.writeback_cache = o.writeback_cache;
 
   std::string mount_opts = "default_permissions,allow_other,dev,suid,fsname=ctrsnap-fs,subtype=ctrsnap-fs";
   for (const auto& opt : o.fuse_options) mount_opts += "," + opt;
