@@ -207,8 +207,18 @@ int HandleCreate(const RuncArgs& args, const WrapperEnv& env) {
              prepared.status().ToString());
     return 1;
   }
-  if (args.command == "create" || args.detach || !prepared->wrapped) {
-    return Passthrough(env, args);
+  if (!prepared->wrapped) return Passthrough(env, args);
+  if (args.command == "create" || args.detach) {
+    // Waited for, not exec'd: when the runtime refuses the container (a bad
+    // mount, no process, ...), nobody would ever `delete` it, and our daemon
+    // would stay mounted over its root.
+    auto rc = RunAndWait(RuntimeArgv(env, args), RunOptions{.forward_signals = true});
+    if (!rc.ok()) LogError("ctrsnap-runtime: " + args.command + ": " + rc.status().ToString());
+    if (!rc.ok() || (*rc != 0 && !RuntimeKnows(env, args))) {
+      Status st = FinishContainer(env, prepared->state_dir, "failed " + args.command);
+      if (!st.ok()) LogError("ctrsnap-runtime: " + args.command + " " + args.id + ": " + st.ToString());
+    }
+    return rc.ok() ? *rc : 1;
   }
   // Foreground run: the runtime deletes the container when its process exits
   // (unless --keep); the daemon must go with it.

@@ -273,6 +273,30 @@ TEST_F(RuntimeTest, DeleteForceOfRunningContainer) {
   EXPECT_FALSE(shim::StateLocked(State("c-force")));
 }
 
+// A create the real runtime refuses (here: a bind mount of a missing source)
+// is never deleted by anyone (runtime-tools' validation suite left a daemon
+// mounted over the bundle each time): the wrapper stops the daemon itself.
+TEST_F(RuntimeTest, FailedCreateLeavesNoDaemonOrMount) {
+  std::string b = Bundle("b", {"true"});
+  auto config = ReadJson(b + "/config.json");
+  config["mounts"].push_back({{"destination", "/missing"}, {"type", "bind"},
+                              {"source", tmp_ + "/does-not-exist"}, {"options", {"rbind"}}});
+  WriteJson(b + "/config.json", config);
+  for (const std::string& cmd : {"create --bundle " + b + " c-bad", "run -d --bundle " + b + " c-bad2"}) {
+    CmdResult r = W(cmd);
+    EXPECT_NE(r.rc, 0) << cmd << ": " << r.out;
+  }
+  EXPECT_EQ(Status("c-bad"), "gone");
+  EXPECT_EQ(MountTypeAt(b + "/rootfs"), "");
+  EXPECT_FALSE(shim::StateLocked(State("c-bad")));
+  EXPECT_FALSE(shim::StateLocked(State("c-bad2")));
+  // The bundle is usable right away, as after a failed `runc create`.
+  config["mounts"].erase(config["mounts"].size() - 1);
+  WriteJson(b + "/config.json", config);
+  CmdResult ok = W("run --bundle " + b + " c-good");
+  EXPECT_EQ(ok.rc, 0) << ok.out;
+}
+
 TEST_F(RuntimeTest, RecreateResumesStateLikeDockerRestart) {
   std::string b = Bundle("b", {"sh", "-c", "test -f /kept && cat /kept || echo first > /kept"});
   ASSERT_EQ(W("run -b " + b + " c-re").rc, 0);
