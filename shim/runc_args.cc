@@ -133,6 +133,23 @@ std::vector<std::string> RuncArgs::GlobalArgs() const {
   return std::vector<std::string>(argv.begin(), argv.begin() + static_cast<ptrdiff_t>(n));
 }
 
+std::vector<std::string> RuncArgs::QueryGlobalArgs() const {
+  std::vector<std::string> out;
+  const size_t n = command_index.value_or(argv.size());
+  for (size_t i = 0; i < n; ++i) {
+    auto flag = SplitFlag(argv[i]);
+    const bool logging = flag && (flag->name == "log" || flag->name == "log-format" ||
+                                  flag->name == "log-level" || flag->name == "debug");
+    const bool takes_value = flag && !flag->inline_value && In(flag->name, kGlobalValueFlags);
+    if (!logging) out.push_back(argv[i]);
+    if (takes_value && i + 1 < n) {
+      ++i;
+      if (!logging) out.push_back(argv[i]);
+    }
+  }
+  return out;
+}
+
 Result<RuncArgs> ParseRuncArgs(const std::vector<std::string>& argv) {
   RuncArgs out;
   out.argv = argv;

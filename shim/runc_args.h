@@ -54,6 +54,11 @@ struct RuncArgs {
   // The globals exactly as given (argv[0 .. command_index)), to call the real
   // runtime again with the same --root/--log/... (e.g. `state ID`).
   std::vector<std::string> GlobalArgs() const;
+  // GlobalArgs without the logging ones (--log, --log-format, --log-level,
+  // --debug): for the wrapper's own queries of the runtime, whose errors
+  // ("container does not exist") must not land in the engine's log, where
+  // they would replace the real runtime's reason for the user.
+  std::vector<std::string> QueryGlobalArgs() const;
 };
 
 // Parses ARGV (without the program name). Unknown global flags are kept and

@@ -63,6 +63,11 @@ TEST(RuncArgs, DockerShape) {
   EXPECT_EQ(a.id, "abc");
   EXPECT_EQ(a.GlobalArgs().size(), 6u);
   EXPECT_EQ(a.argv.size(), 12u);
+  // The wrapper's own `state` query writes nothing into the engine's log.
+  EXPECT_EQ(a.QueryGlobalArgs(), (std::vector<std::string>{"--root", "/run/containerd/runc/moby"}));
+  RuncArgs b = Parse({"--debug", "--log=/l.json", "--root=/r", "--systemd-cgroup", "--log-level",
+                      "warn", "delete", "x"});
+  EXPECT_EQ(b.QueryGlobalArgs(), (std::vector<std::string>{"--root=/r", "--systemd-cgroup"}));
 }
 
 TEST(RuncArgs, CreateAndRunFlags) {

@@ -42,7 +42,7 @@ int Passthrough(const WrapperEnv& env, const RuncArgs& args) {
 // Runs `RUNTIME [globals] state ID` quietly: 0 when the container exists.
 bool RuntimeKnows(const WrapperEnv& env, const RuncArgs& args) {
   std::vector<std::string> argv = {env.runtime};
-  for (const auto& g : args.GlobalArgs()) argv.push_back(g);
+  for (const auto& g : args.QueryGlobalArgs()) argv.push_back(g);
   argv.push_back("state");
   argv.push_back(args.id);
   auto rc = RunAndWait(argv, RunOptions{.forward_signals = false, .quiet_stdout = true});
