@@ -200,7 +200,8 @@ Result<struct stat> FsCore::SetAttr(const Caller& c, uint64_t node, const struct
   Node* n = NodeOf(node);
   auto nfd_or = NodeFdOrOrphan(n, /*for_write=*/true);
   constexpr int kTimes = kSetAtime | kSetMtime | kSetAtimeNow | kSetMtimeNow;
-  if (!nfd_or.ok() && nfd_or.status().code() == Code::kPermissionDenied && !(bits & ~kTimes)) {
+  const bool times_only = !(bits & ~kTimes);
+  if (!nfd_or.ok() && nfd_or.status().code() == Code::kPermissionDenied && times_only) {
     // With the writeback cache the kernel sends a file's cached times after
     // each unlink of it, also of its last name. A file of a sealed generation
     // that has no name in the live tree keeps its sealed times: nothing to
@@ -258,7 +259,7 @@ Result<struct stat> FsCore::SetAttr(const Caller& c, uint64_t node, const struct
     if (r != 0) return Errno("truncate", table_->Path(n));
     RecordNode(MutationOp::kTruncate, n, c, 0, static_cast<uint64_t>(attr.st_size), fh);
   }
-  if (bits & (kSetAtime | kSetMtime | kSetAtimeNow | kSetMtimeNow)) {
+  if (bits & kTimes) {
     struct timespec tv[2];
     tv[0].tv_sec = 0;
     tv[0].tv_nsec = UTIME_OMIT;
@@ -280,8 +281,7 @@ Result<struct stat> FsCore::SetAttr(const Caller& c, uint64_t node, const struct
       // close, also when it has been unlinked meanwhile. An unlinked file
       // from a lower layer cannot be copied up any more (its name is a
       // whiteout: EEXIST), and its times are kept nowhere: not an error.
-      const bool orphan = (errno == EEXIST || errno == ENOENT) && !hfd &&
-                          !(bits & ~(kSetAtime | kSetMtime | kSetAtimeNow | kSetMtimeNow)) &&
+      const bool orphan = (errno == EEXIST || errno == ENOENT) && !hfd && times_only &&
                           table_->Path(n).starts_with("?");
       if (!orphan) return Errno("utimens", table_->Path(n));
     }

@@ -170,9 +170,9 @@ class FsCore {
   // descriptors close: what keeps a tree larger than RLIMIT_NOFILE usable.
   // Call from a thread that serves no FUSE request. Returns the names sent.
   size_t ShedIdleEntries(size_t max);
-  // Closes the fds replaced while operations could still use them (blocks
-  // operations for that moment). A seal does it too; without seals the
-  // daemon calls it now and then.
+  // Closes the fds replaced while operations could still use them, if it
+  // finds a moment when no operation is in flight (it never makes one wait).
+  // A seal does it too; without seals the daemon calls it now and then.
   void CloseRetiredFds();
   // Writes the live generation's data to disk (syncfs of the overlay).
   Status SyncLive();
@@ -212,6 +212,9 @@ class FsCore {
   // Replaces N's fd by one opened by its own name in the current epoch (the
   // old one is retired); KEY: enter it in the table under that file's key.
   void ReopenByOwnName(Node* n, bool key);
+  // The retired fds, to close once the lock is released.
+  // REQUIRES: epoch lock held exclusively (nothing in flight uses them).
+  std::vector<UniqueFd> TakeRetiredFds();
   Result<Node*> ChildNode(Node* parent, int parent_fd, std::string_view name);
   std::string ChildPath(Node* parent, std::string_view name);
   void Record(MutationOp op, std::string path, uint64_t ino, const Caller& c, uint64_t off = 0,

@@ -84,17 +84,23 @@ void FsCore::ReopenByOwnName(Node* n, bool key) {
   retired_fds_.push_back(std::move(old));
 }
 
+std::vector<UniqueFd> FsCore::TakeRetiredFds() {
+  std::vector<UniqueFd> retired;
+  std::lock_guard<std::mutex> rl(retired_mu_);
+  retired.swap(retired_fds_);
+  return retired;
+}
+
 void FsCore::CloseRetiredFds() {
   {
     std::lock_guard<std::mutex> rl(retired_mu_);
     if (retired_fds_.empty()) return;
   }
-  std::vector<UniqueFd> retired;
-  pthread_rwlock_wrlock(&epoch_lock_);  // nothing in flight uses them once held
-  {
-    std::lock_guard<std::mutex> rl(retired_mu_);
-    retired.swap(retired_fds_);
-  }
+  // Only when nothing is in flight, without queueing for the lock: a blocked
+  // wrlock would hold up every new operation behind a write the kernel is
+  // throttling (see the seal). A busy moment waits for the next call.
+  if (pthread_rwlock_trywrlock(&epoch_lock_) != 0) return;
+  std::vector<UniqueFd> retired = TakeRetiredFds();
   pthread_rwlock_unlock(&epoch_lock_);
 }
 
@@ -245,27 +251,17 @@ Status FsCore::Rename(const Caller& c, uint64_t parent, std::string_view name,
   }
   std::string s(name), ns(newname);
   std::string from = sink_ ? ChildPath(p, name) : std::string();
-  if (flags == 0 && SameHardLinkedFile(pfd, s, npfd, ns)) {
-    // POSIX: renaming a name over another name of the same file does nothing.
-    // The kernel only skips it when both names are one nodeid; the names of a
-    // file linked in a sealed generation are separate nodes (the overlay's
-    // lower hard links, index=off), and the overlay would do the rename:
-    // copy up the source and drop the other name. The table follows what the
-    // kernel believes (the source's node now under the target name, the
-    // source name unknown, so its next lookup finds it again).
-    // The source's node must act on the target name from now on (its fd is
-    // on the source name's overlay inode: one per name of a lower file).
-    Node* moved = table_->FindChild(p, name);
-    table_->Renamed(p, name, np, newname);
-    if (moved) {
-      if (moved != victim) ReopenByOwnName(moved, /*key=*/false);
-      table_->Unref(moved);
-    }
-    if (victim) ReresolveAfterNameLoss(victim);
-    unref();
-    return Status::Ok();
-  }
-  if (::renameat2(pfd, s.c_str(), npfd, ns.c_str(), flags) != 0) {
+  // POSIX: renaming a name over another name of the same file does nothing.
+  // The kernel only skips it when both names are one nodeid; the names of a
+  // file linked in a sealed generation are separate nodes (the overlay's
+  // lower hard links, index=off), and the overlay would do the rename: copy
+  // up the source and drop the other name. Nothing is done then, and the
+  // table follows what the kernel believes: the source's node under the
+  // target name (its fd reopened there: one overlay inode per name), the
+  // source name unknown, so that its next lookup finds it again.
+  const bool no_op = flags == 0 && SameHardLinkedFile(pfd, s, npfd, ns);
+  Node* moved = no_op ? table_->FindChild(p, name) : nullptr;  // with a ref
+  if (!no_op && ::renameat2(pfd, s.c_str(), npfd, ns.c_str(), flags) != 0) {
     Status err = Errno("rename", name);
     unref();
     return err;
@@ -275,9 +271,13 @@ Status FsCore::Rename(const Caller& c, uint64_t parent, std::string_view name,
   } else {
     table_->Renamed(p, name, np, newname);
   }
+  if (moved) {
+    if (moved != victim) ReopenByOwnName(moved, /*key=*/false);
+    table_->Unref(moved);
+  }
   if (victim) ReresolveAfterNameLoss(victim);
   unref();
-  if (journaling()) {
+  if (journaling() && !no_op) {
     Mutation m{.op = MutationOp::kRename, .path = from, .path2 = ChildPath(np, newname),
                .flags = flags, .caller = c};
     Emit(m);

@@ -178,11 +178,7 @@ Result<SealResult> FsCore::SealLocked(const std::string& label, std::vector<Comp
   }
   table_->SetKey(r, live, st);
   if (sink_) sink_->OnSeal(sealed, live);
-  std::vector<UniqueFd> retired;
-  {
-    std::lock_guard<std::mutex> rl(retired_mu_);
-    retired.swap(retired_fds_);
-  }
+  std::vector<UniqueFd> retired = TakeRetiredFds();
   // The names of a file hard-linked in the sealed generation are separate
   // inodes from now on (a lower hard link, index=off: copy-up of one name
   // breaks the link, as under Docker's overlay2), so each must be its own
